@@ -1,0 +1,15 @@
+/* cfutures.h: concurrent.futures for C. Include this one header.
+ * See doc/ for the tutorial and the API reference. */
+#ifndef CFUTURES_H
+#define CFUTURES_H
+
+#include "cfutures/common.h"
+#include "cfutures/error.h"
+#include "cfutures/value.h"
+#include "cfutures/task.h"
+#include "cfutures/future.h"
+#include "cfutures/wait.h"
+#include "cfutures/executor.h"
+#include "cfutures/thread_pool.h"
+
+#endif

@@ -1,0 +1,83 @@
+/* cfutures/executor.h: the interface every executor implements.
+ *
+ *     cf_future *f;
+ *     if (cf_submit(&f, ex, hypot2, 3.0, 4.0) == 0) { ... }
+ *
+ * One executor type, many implementations (thread pool, process pool, ...):
+ * the same declared task runs unchanged on any of them. All functions are
+ * thread-safe, and may be called from tasks and done-callbacks, except where
+ * noted.
+ */
+#ifndef CFUTURES_EXECUTOR_H
+#define CFUTURES_EXECUTOR_H
+
+#include "common.h"
+#include "future.h"
+#include "task.h"
+
+typedef struct cf_executor cf_executor;
+
+/* Flags for cf_executor_shutdown(). */
+enum {
+    CF_SHUTDOWN_WAIT = 1u << 0,           /* block until every submitted future is done */
+    CF_SHUTDOWN_CANCEL_FUTURES = 1u << 1, /* cancel every future still pending */
+};
+
+CF_BEGIN_DECLS
+
+/* Submit `task(args...)`: cf_submit(&f, ex, task, args...).
+ * The task must be declared with CF_TASK in this translation unit (or a header
+ * it includes). The arguments are checked like those of a direct call, with
+ * pointer/integer confusions and incompatible pointers made errors: a wrong
+ * count or kind of argument does not compile. Strings and byte buffers are
+ * copied before cf_submit returns. On success *fut (when fut is not NULL) gets
+ * a reference to the new future; with fut NULL the work runs and its outcome
+ * is dropped. Never blocks on the work itself.
+ * Errors (nothing was submitted; *fut is set to NULL):
+ *   CF_ESHUTDOWN (after shutdown), CF_EBROKEN (the pool is broken),
+ *   CF_EUNSUPPORTED (a raw pointer on an executor that does not share memory),
+ *   CF_EINVAL (NULL ex), -ENOMEM, -EAGAIN (no worker could be started). */
+#define cf_submit(fut, ex, ...)                                                    \
+    (__extension__({                                                               \
+        _Pragma("GCC diagnostic push")                                             \
+        _Pragma("GCC diagnostic error \"-Wint-conversion\"")                       \
+        _Pragma("GCC diagnostic error \"-Wincompatible-pointer-types\"")           \
+        _Pragma("GCC diagnostic error \"-Wimplicit-function-declaration\"")        \
+        int cf__rc_ = CF__CAT(cf__submit_, CF__FIRST(__VA_ARGS__))((fut), (ex),    \
+                                                                   __VA_ARGS__);   \
+        _Pragma("GCC diagnostic pop") cf__rc_;                                     \
+    }))
+
+/* Submit a task found at run time (cf_task_find) with dynamic arguments:
+ * args[i] must have exactly the type of the task's parameter i.
+ * Errors: as cf_submit, plus CF_EINVAL (NULL task, NULL args with nargs > 0,
+ * wrong argument count) and CF_ETYPE (an argument of the wrong type);
+ * cf_last_error() names the argument. */
+CF_EXTERN int cf_submit_values(cf_future **fut, cf_executor *ex, const cf_task *task,
+                               const cf_value *args, size_t nargs);
+
+/* Stop accepting work. Idempotent; later submits fail with CF_ESHUTDOWN.
+ * Every future submitted before completes, except those that
+ * CF_SHUTDOWN_CANCEL_FUTURES cancels while still pending.
+ * With CF_SHUTDOWN_WAIT, blocks until every submitted future is done and the
+ * workers have exited, or until `timeout` seconds pass (CF_FOREVER: no limit):
+ * then CF_ETIMEDOUT, and the work goes on in the background.
+ * Errors: CF_EINVAL (NULL ex, unknown flags, NaN timeout), CF_ETIMEDOUT,
+ * CF_EDEADLOCK (CF_SHUTDOWN_WAIT from one of the executor's own workers: the
+ * shutdown is done, only the wait is refused). */
+CF_EXTERN int cf_executor_shutdown(cf_executor *ex, unsigned flags, double timeout);
+
+/* Shut down (waiting, without limit) and free the executor. Futures stay valid.
+ * Called from one of the executor's own workers, it shuts down without
+ * waiting and the last worker to exit frees the executor. NULL is ignored. */
+CF_EXTERN void cf_executor_free(cf_executor *ex);
+
+/* The number of workers the executor may run at once. 0 for NULL. */
+CF_EXTERN size_t cf_executor_max_workers(const cf_executor *ex);
+
+/* A short name for the kind of executor: "thread_pool", "process_pool". */
+CF_EXTERN const char *cf_executor_kind(const cf_executor *ex);
+
+CF_END_DECLS
+
+#endif

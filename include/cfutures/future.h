@@ -1,0 +1,174 @@
+/* cfutures/future.h: futures, the results of work that finishes later.
+ *
+ * States: PENDING -> RUNNING -> FINISHED, or PENDING -> CANCELLED. FINISHED
+ * means a result or an error. "Done" is FINISHED or CANCELLED; a done future
+ * never changes again.
+ *
+ * Futures are reference counted. cf_submit() hands the caller one reference;
+ * the executor keeps its own until it has completed the future, so a future
+ * may outlive its executor, and the caller may release it at any time (even
+ * before it is done: the work still runs). All functions here are thread-safe.
+ */
+#ifndef CFUTURES_FUTURE_H
+#define CFUTURES_FUTURE_H
+
+#include <stdarg.h>
+
+#include "common.h"
+#include "error.h"
+#include "value.h"
+
+typedef struct cf_future cf_future;
+
+typedef enum cf_future_state {
+    CF_FUTURE_PENDING = 0,
+    CF_FUTURE_RUNNING,
+    CF_FUTURE_FINISHED,
+    CF_FUTURE_CANCELLED
+} cf_future_state;
+
+/* A done-callback. Runs once, when the future becomes done, in the thread
+ * that completes or cancels it (a worker, or the thread calling cancel or
+ * set_*), with no library lock held; if the future is already done when the
+ * callback is added, it runs at once in the adding thread. It may call any
+ * cfutures function, including submitting work and releasing `f` (the caller
+ * of the callback holds its own reference for the call's duration). Callbacks
+ * that complete other futures from inside a callback are queued and run after
+ * the current one returns, so long chains never deepen the stack. */
+typedef void (*cf_done_fn)(cf_future *f, void *arg);
+
+CF_BEGIN_DECLS
+
+/* ---- Lifetime -------------------------------------------------------------- */
+
+/* Create a pending future that no executor will run: the caller completes it
+ * with cf_future_set_running / set_result / set_error, so that other
+ * asynchronous sources can join wait() and as_completed(). *out gets one
+ * reference. Errors: CF_EINVAL (NULL out), -ENOMEM. */
+CF_EXTERN int cf_future_new(cf_future **out);
+
+/* Take one more reference. Returns f. f must be a live future (never NULL). */
+CF_EXTERN cf_future *cf_future_retain(cf_future *f);
+
+/* Drop one reference; the last one frees the future (and its result). NULL is
+ * ignored. Never blocks, never fails. */
+CF_EXTERN void cf_future_release(cf_future *f);
+
+/* ---- Queries (never block) --------------------------------------------------- */
+
+CF_EXTERN cf_future_state cf_future_state_of(const cf_future *f);
+CF_EXTERN bool cf_future_done(const cf_future *f);      /* FINISHED or CANCELLED */
+CF_EXTERN bool cf_future_running(const cf_future *f);   /* RUNNING */
+CF_EXTERN bool cf_future_cancelled(const cf_future *f); /* CANCELLED */
+/* FINISHED with an error (a failed task, a crash, a broken pool...). */
+CF_EXTERN bool cf_future_failed(const cf_future *f);
+
+/* The type of the result the future will hold (its task's result type), or
+ * CF_KIND_VOID for a user future not yet completed. */
+CF_EXTERN cf_type cf_future_result_type(const cf_future *f);
+
+/* The name of the task behind the future, or NULL for a user future. */
+CF_EXTERN const char *cf_future_task_name(const cf_future *f);
+
+/* ---- Waiting and reading the outcome ---------------------------------------- */
+
+/* Wait up to `timeout` seconds (CF_FOREVER: no limit; 0: poll) for f to be done.
+ * Returns 0 when done (whatever the outcome), CF_ETIMEDOUT when not done in
+ * time, CF_EINVAL on a NaN timeout. */
+CF_EXTERN int cf_future_wait(cf_future *f, double timeout);
+
+/* Wait for f as cf_future_wait() does, then give its outcome:
+ *   0               finished with a result, stored in *out;
+ *   CF_ETIMEDOUT    not done in time (the future is unchanged);
+ *   CF_ECANCELLED   cancelled;
+ *   the error code  failed: CF_ETASK (the task called cf_task_fail),
+ *                   CF_ECRASHED, CF_EBROKEN, ...; cf_future_error() says more;
+ *   CF_ETYPE        out's type is not the result's type (nothing stored);
+ *   CF_EINVAL       NaN timeout.
+ * `out` points at a C object of the task's result type; the macro takes its
+ * type from the pointer: `double r; cf_future_result(f, &r, 1.0)`. Pass NULL
+ * to ignore the value (always allowed). A string result is stored as a
+ * `const char *` and a cf_bytes result as a pointer into the future: both
+ * stay valid while the caller holds its reference. */
+#define cf_future_result(f, out, timeout)                                          \
+    cf__future_result((f), CF__TYPE_OF_OUT(out), (out), (timeout))
+CF_EXTERN int cf__future_result(cf_future *f, cf_type type, void *out, double timeout);
+
+/* The outcome as a dynamic value (for bindings): like cf_future_result, but
+ * *out gets the result whatever its type, referring to the future's memory. */
+CF_EXTERN int cf_future_value(cf_future *f, cf_value *out, double timeout);
+
+/* The error of a failed future, or NULL (not done, a result, or cancelled).
+ * Never blocks. Valid while the caller holds its reference. */
+CF_EXTERN const cf_error *cf_future_error(const cf_future *f);
+
+/* ---- Cancelling and callbacks ----------------------------------------------- */
+
+/* Cancel a pending future: returns true when f is now CANCELLED (it was
+ * pending, or already cancelled); false once it is running or finished.
+ * Waiters wake and done-callbacks run (in this thread) at once. */
+CF_EXTERN bool cf_future_cancel(cf_future *f);
+
+/* Add a done-callback (see cf_done_fn); callbacks run in the order added.
+ * Errors: CF_EINVAL (NULL fn), -ENOMEM (then fn never runs). */
+CF_EXTERN int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *arg);
+
+/* ---- The completing side (executors, and users of cf_future_new) ---------- */
+
+/* Mark f running. Returns 0; CF_ECANCELLED when f was cancelled (waiters have
+ * been told; the work must not run); CF_ESTATE when f is not pending. */
+CF_EXTERN int cf_future_set_running(cf_future *f);
+
+/* Finish f with a result. The value is copied (strings, bytes and structs
+ * included). Returns 0, or CF_ESTATE when f is already done (the first outcome
+ * stays), or -ENOMEM (f unchanged). Wakes waiters and runs done-callbacks in
+ * this thread. The macro takes any supported C value:
+ * `cf_future_set_result(f, 3.5)`, `cf_future_set_result(f, "text")`. */
+CF_EXTERN int cf_future_set_value(cf_future *f, const cf_value *v);
+
+/* Finish f with an error: `code` becomes the cf_error's code (and what
+ * cf_future_result() returns; it must be negative), the message is formatted.
+ * Errors: CF_ESTATE (already done; first outcome stays), CF_EINVAL (code >= 0),
+ * -ENOMEM. */
+CF_EXTERN int cf_future_set_error(cf_future *f, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+CF_END_DECLS
+
+/* Build a dynamic value from a C expression of a supported scalar or string type. */
+#define CF_VALUE(x)                                                                \
+    _Generic((x),                                                                  \
+        bool: cf_value_bool,                                                       \
+        char: cf__value_char,                                                      \
+        signed char: cf_value_i8,                                                  \
+        unsigned char: cf_value_u8,                                                \
+        short: cf_value_i16,                                                       \
+        unsigned short: cf_value_u16,                                              \
+        int: cf__value_int,                                                        \
+        unsigned int: cf__value_uint,                                              \
+        long: cf__value_long,                                                      \
+        unsigned long: cf__value_ulong,                                            \
+        long long: cf_value_i64,                                                   \
+        unsigned long long: cf_value_u64,                                          \
+        float: cf_value_f32,                                                       \
+        double: cf_value_f64,                                                      \
+        char *: cf_value_str,                                                      \
+        const char *: cf_value_str,                                                \
+        void *: cf_value_ptr)(x)
+
+#define cf_future_set_result(f, x)                                                 \
+    (__extension__({                                                               \
+        cf_value cf__v_ = CF_VALUE(x);                                             \
+        cf_future_set_value((f), &cf__v_);                                         \
+    }))
+
+CF_BEGIN_DECLS
+/* Internal helpers for CF_VALUE on the standard integer types. */
+CF_EXTERN cf_value cf__value_char(char v);
+CF_EXTERN cf_value cf__value_int(int v);
+CF_EXTERN cf_value cf__value_uint(unsigned int v);
+CF_EXTERN cf_value cf__value_long(long v);
+CF_EXTERN cf_value cf__value_ulong(unsigned long v);
+CF_END_DECLS
+
+#endif

@@ -1,0 +1,722 @@
+/* future.c: the future's state machine, its outcome, waiting on one future,
+ * and done-callbacks.
+ *
+ * Design notes
+ * - State: one atomic word (future_priv.h). PENDING -> RUNNING -> COMPLETING
+ *   -> FINISHED, or PENDING -> CANCELLED. Exactly one thread wins the CAS into
+ *   COMPLETING; it alone writes the outcome (result or error), then publishes
+ *   it with a release CAS into FINISHED. Readers acquire-load the word, so a
+ *   done future's outcome is read without any lock.
+ * - Listeners (single waiters here, multi-waiters in wait.c / as_completed.c,
+ *   done-callbacks) hang off f->listeners under the future's stripe lock
+ *   (stripe.h). Registering sets CF__ST_LISTENERS in the word under that lock;
+ *   the publisher, seeing the flag, takes the lock and detaches the list. So
+ *   completion costs no lock at all when nobody listens.
+ * - Waiters are fired under the stripe lock (so unlisten + return makes their
+ *   stack frames safe to reuse); callbacks run after it is dropped, holding a
+ *   reference to the future each.
+ * - Callbacks fired while this thread is already running callbacks are queued
+ *   on a thread-local FIFO and run by the outermost runner, so a chain of
+ *   futures completing each other from callbacks never deepens the stack.
+ * - Lifetime: refs counts the user's references and the executor's; the last
+ *   release frees the allocation, its result copies and its error.
+ */
+#include "config.h"
+
+#include "future_priv.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "error_priv.h"
+#include "futex.h"
+#include "stripe.h"
+
+cf__stripe cf__stripes[CF__STRIPES] = {
+#define CF__S1 {PTHREAD_MUTEX_INITIALIZER, {0}}
+#define CF__S4 CF__S1, CF__S1, CF__S1, CF__S1
+#define CF__S16 CF__S4, CF__S4, CF__S4, CF__S4
+#define CF__S64 CF__S16, CF__S16, CF__S16, CF__S16
+    CF__S64, CF__S64, CF__S64, CF__S64,
+};
+
+/* The error a failed future carries, with the storage behind its strings. */
+struct cf__error_box {
+    cf_error pub;
+    char *message; /* heap */
+    char origin[48];
+    bool is_static;
+};
+
+static struct cf__error_box cf__oom_error = {
+    .pub = {.code = -ENOMEM, .message = "out of memory while recording the error"},
+    .is_static = true,
+};
+
+/* A done-callback waiting on its future. */
+typedef struct cf__callback {
+    cf__listener l;
+    cf_done_fn fn;
+    void *arg;
+    cf_future *f;              /* set when fired: the future (retained) */
+    struct cf__callback *queued; /* thread-local run queue link */
+} cf__callback;
+
+/* Never called: notify() recognises callbacks by this function's address, so
+ * it must stay distinct from every other function (no identical-code folding). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((noipa))
+#endif
+static void cf__callback_fire(cf__listener *self, cf_future *f)
+{
+    (void)self;
+    (void)f;
+}
+
+/* User futures keep a small result slot inline; larger results go to the heap. */
+#define CF__USER_SLOT 16
+
+static size_t cf__align_up(size_t n, size_t a)
+{
+    return (n + a - 1) & ~(a - 1);
+}
+
+static void cf__future_init(cf_future *f, size_t alloc_size)
+{
+    memset(f, 0, sizeof *f);
+    atomic_init(&f->state, CF__ST_PENDING);
+    atomic_init(&f->refs, 1);
+    f->alloc_size = alloc_size <= UINT32_MAX ? (uint32_t)alloc_size : 0;
+}
+
+int cf_future_new(cf_future **out)
+{
+    if (out == NULL)
+        return cf__fail(CF_EINVAL, "cf_future_new: NULL out");
+    size_t size = sizeof(cf_future) + CF__USER_SLOT;
+    cf_future *f = cf__alloc(size);
+    if (f == NULL)
+        return cf__fail(-ENOMEM, "cf_future_new: out of memory");
+    cf__future_init(f, size);
+    f->result = (char *)f + sizeof(cf_future);
+    f->result_type = (cf_type){CF_KIND_VOID, 0};
+    *out = f;
+    return 0;
+}
+
+/* ---- Futures for tasks: header + argument block + result slot + copies ----- */
+
+static size_t cf__args_offset(const cf_task *task)
+{
+    size_t align = task->args_align ? task->args_align : 1;
+    if (align < _Alignof(max_align_t) && align < 8)
+        align = 8;
+    return cf__align_up(sizeof(cf_future), align);
+}
+
+static size_t cf__slot_offset(const cf_task *task)
+{
+    return cf__align_up(cf__args_offset(task) + task->args_size, _Alignof(max_align_t));
+}
+
+static size_t cf__slot_size(const cf_task *task)
+{
+    return cf__align_up(task->result.size ? task->result.size : 1, 8);
+}
+
+int cf__future_new_for_task(cf_future **out, const cf_task *task, const void *args)
+{
+    /* Strings and byte buffers are copied behind the slot. */
+    size_t extra = 0;
+    for (uint32_t i = 0; i < task->nparams; i++) {
+        const char *p = (const char *)args + task->offsets[i];
+        if (task->params[i].kind == CF_KIND_STR) {
+            const char *s;
+            memcpy(&s, p, sizeof s);
+            if (s != NULL)
+                extra += strlen(s) + 1;
+        } else if (task->params[i].kind == CF_KIND_BYTES) {
+            cf_bytes b;
+            memcpy(&b, p, sizeof b);
+            extra += b.len;
+        }
+    }
+    size_t copies = cf__slot_offset(task) + cf__slot_size(task);
+    size_t size = copies + extra;
+    cf_future *f = cf__alloc(size);
+    if (f == NULL)
+        return -ENOMEM;
+    cf__future_init(f, size);
+    f->task = task;
+    f->result_type = task->result;
+    f->result = (char *)f + cf__slot_offset(task);
+    char *block = (char *)f + cf__args_offset(task);
+    if (task->args_size > 0)
+        memcpy(block, args, task->args_size);
+    char *copy = (char *)f + copies;
+    for (uint32_t i = 0; i < task->nparams; i++) {
+        char *p = block + task->offsets[i];
+        if (task->params[i].kind == CF_KIND_STR) {
+            const char *s;
+            memcpy(&s, p, sizeof s);
+            if (s == NULL)
+                continue;
+            size_t n = strlen(s) + 1;
+            memcpy(copy, s, n);
+            memcpy(p, &copy, sizeof copy);
+            copy += n;
+        } else if (task->params[i].kind == CF_KIND_BYTES) {
+            cf_bytes b;
+            memcpy(&b, p, sizeof b);
+            if (b.len > 0)
+                memcpy(copy, b.data, b.len);
+            b.data = b.len > 0 ? copy : NULL;
+            memcpy(p, &b, sizeof b);
+            copy += b.len;
+        }
+    }
+    *out = f;
+    return 0;
+}
+
+void *cf__future_args(cf_future *f)
+{
+    return (char *)f + cf__args_offset(f->task);
+}
+
+void *cf__future_result_slot(cf_future *f)
+{
+    return f->result;
+}
+
+/* ---- Lifetime ------------------------------------------------------------------ */
+
+cf_future *cf_future_retain(cf_future *f)
+{
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    return f;
+}
+
+static void cf__error_free(struct cf__error_box *e)
+{
+    if (e == NULL || e->is_static)
+        return;
+    cf__free(e->message);
+    cf__free(e);
+}
+
+static void cf__result_free(cf_future *f)
+{
+    if (f->flags & CF__FF_RESULT_OWNS) {
+        if (f->result_type.kind == CF_KIND_STR) {
+            char *s;
+            memcpy(&s, f->result, sizeof s);
+            cf__free(s);
+        } else if (f->result_type.kind == CF_KIND_BYTES) {
+            cf_bytes b;
+            memcpy(&b, f->result, sizeof b);
+            cf__free((void *)b.data);
+        }
+    }
+    if (f->flags & CF__FF_RESULT_HEAP)
+        cf__free(f->result);
+}
+
+void cf_future_release(cf_future *f)
+{
+    if (f == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_release) != 1)
+        return;
+    atomic_thread_fence(memory_order_acquire);
+    /* Callbacks of a future dropped before completion never run. */
+    for (cf__listener *l = f->listeners, *next; l != NULL; l = next) {
+        next = l->next;
+        if (l->fire == cf__callback_fire)
+            cf__free(l);
+    }
+    cf__result_free(f);
+    cf__error_free(f->error);
+    if (f->alloc_size)
+        cf__free_sized(f, f->alloc_size);
+    else
+        cf__free(f);
+}
+
+/* ---- Queries -------------------------------------------------------------------- */
+
+cf_future_state cf_future_state_of(const cf_future *f)
+{
+    switch (cf__future_st(f)) {
+    case CF__ST_PENDING:
+        return CF_FUTURE_PENDING;
+    case CF__ST_RUNNING:
+    case CF__ST_COMPLETING:
+        return CF_FUTURE_RUNNING;
+    case CF__ST_FINISHED:
+        return CF_FUTURE_FINISHED;
+    default:
+        return CF_FUTURE_CANCELLED;
+    }
+}
+
+bool cf_future_done(const cf_future *f)
+{
+    return cf__st_done(cf__future_st(f));
+}
+
+bool cf_future_running(const cf_future *f)
+{
+    uint32_t st = cf__future_st(f);
+    return st == CF__ST_RUNNING || st == CF__ST_COMPLETING;
+}
+
+bool cf_future_cancelled(const cf_future *f)
+{
+    return cf__future_st(f) == CF__ST_CANCELLED;
+}
+
+bool cf_future_failed(const cf_future *f)
+{
+    return cf__future_st(f) == CF__ST_FINISHED && f->error != NULL;
+}
+
+const cf_error *cf_future_error(const cf_future *f)
+{
+    if (cf__future_st(f) != CF__ST_FINISHED || f->error == NULL)
+        return NULL;
+    return &f->error->pub;
+}
+
+cf_type cf_future_result_type(const cf_future *f)
+{
+    if (f->task != NULL)
+        return f->task->result;
+    if (cf__future_st(f) == CF__ST_FINISHED)
+        return f->result_type;
+    return (cf_type){CF_KIND_VOID, 0};
+}
+
+const char *cf_future_task_name(const cf_future *f)
+{
+    return f->task != NULL ? f->task->name : NULL;
+}
+
+/* ---- Listeners ---------------------------------------------------------------------- */
+
+bool cf__future_listen(cf_future *f, cf__listener *l)
+{
+    pthread_mutex_t *mu = cf__stripe_of(f);
+    pthread_mutex_lock(mu);
+    uint32_t old = atomic_load_explicit(&f->state, memory_order_acquire);
+    while (!cf__st_done(old & CF__ST_MASK)) {
+        if (atomic_compare_exchange_weak_explicit(&f->state, &old, old | CF__ST_LISTENERS,
+                                                  memory_order_acq_rel, memory_order_acquire)) {
+            l->next = f->listeners;
+            f->listeners = l;
+            pthread_mutex_unlock(mu);
+            return true;
+        }
+    }
+    pthread_mutex_unlock(mu);
+    return false;
+}
+
+void cf__future_unlisten(cf_future *f, cf__listener *l)
+{
+    pthread_mutex_t *mu = cf__stripe_of(f);
+    pthread_mutex_lock(mu);
+    for (cf__listener **p = &f->listeners; *p != NULL; p = &(*p)->next) {
+        if (*p == l) {
+            *p = l->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(mu);
+}
+
+/* Callbacks queued for this thread's outermost callback runner. */
+static _Thread_local struct {
+    bool running;
+    cf__callback *head, *tail;
+} cf__cb_queue;
+
+static void cf__run_callbacks(cf__callback *list)
+{
+    if (list == NULL)
+        return;
+    /* Append to this thread's queue; only the outermost runner drains it. */
+    cf__callback *last = list;
+    while (last->queued != NULL)
+        last = last->queued;
+    if (cf__cb_queue.tail != NULL)
+        cf__cb_queue.tail->queued = list;
+    else
+        cf__cb_queue.head = list;
+    cf__cb_queue.tail = last;
+    if (cf__cb_queue.running)
+        return;
+    cf__cb_queue.running = true;
+    while (cf__cb_queue.head != NULL) {
+        cf__callback *cb = cf__cb_queue.head;
+        cf__cb_queue.head = cb->queued;
+        if (cf__cb_queue.head == NULL)
+            cf__cb_queue.tail = NULL;
+        cb->fn(cb->f, cb->arg);
+        cf_future_release(cb->f);
+        cf__free(cb);
+    }
+    cf__cb_queue.running = false;
+}
+
+/* Tell every listener that f is done: fire waiters under the stripe lock,
+ * then run the callbacks in the order they were added. */
+static void cf__notify(cf_future *f)
+{
+    pthread_mutex_t *mu = cf__stripe_of(f);
+    pthread_mutex_lock(mu);
+    cf__listener *l = f->listeners;
+    f->listeners = NULL;
+    /* The list is newest first: reverse it into registration order. */
+    cf__listener *ordered = NULL;
+    while (l != NULL) {
+        cf__listener *next = l->next;
+        l->next = ordered;
+        ordered = l;
+        l = next;
+    }
+    cf__callback *cbs = NULL, **tail = &cbs;
+    for (l = ordered; l != NULL;) {
+        cf__listener *next = l->next;
+        if (l->fire == cf__callback_fire) {
+            cf__callback *cb = (cf__callback *)l;
+            cb->f = cf_future_retain(f);
+            cb->queued = NULL;
+            *tail = cb;
+            tail = &cb->queued;
+        } else {
+            l->fire(l, f);
+        }
+        l = next;
+    }
+    pthread_mutex_unlock(mu);
+    cf__run_callbacks(cbs);
+}
+
+/* ---- Transitions ---------------------------------------------------------------------- */
+
+/* Win the right to write f's outcome: PENDING or RUNNING -> COMPLETING. */
+static int cf__claim(cf_future *f)
+{
+    uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
+    for (;;) {
+        uint32_t st = old & CF__ST_MASK;
+        if (st != CF__ST_PENDING && st != CF__ST_RUNNING)
+            return CF_ESTATE;
+        if (atomic_compare_exchange_weak_explicit(&f->state, &old,
+                                                  (old & ~(uint32_t)CF__ST_MASK) |
+                                                      CF__ST_COMPLETING,
+                                                  memory_order_acquire, memory_order_relaxed))
+            return 0;
+    }
+}
+
+/* Publish the outcome written while COMPLETING (or a cancellation). */
+static void cf__publish(cf_future *f, uint32_t final_state)
+{
+    uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(
+        &f->state, &old, (old & ~(uint32_t)CF__ST_MASK) | final_state, memory_order_acq_rel,
+        memory_order_relaxed)) {
+    }
+    if (old & CF__ST_LISTENERS)
+        cf__notify(f);
+}
+
+int cf_future_set_running(cf_future *f)
+{
+    uint32_t old = CF__ST_PENDING;
+    for (;;) {
+        if (atomic_compare_exchange_weak_explicit(&f->state, &old,
+                                                  (old & ~(uint32_t)CF__ST_MASK) |
+                                                      CF__ST_RUNNING,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            return 0;
+        uint32_t st = old & CF__ST_MASK;
+        if (st == CF__ST_CANCELLED)
+            return CF_ECANCELLED;
+        if (st != CF__ST_PENDING)
+            return cf__fail(CF_ESTATE, "cf_future_set_running: the future is not pending");
+    }
+}
+
+bool cf_future_cancel(cf_future *f)
+{
+    uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
+    for (;;) {
+        uint32_t st = old & CF__ST_MASK;
+        if (st == CF__ST_CANCELLED)
+            return true;
+        if (st != CF__ST_PENDING)
+            return false;
+        if (atomic_compare_exchange_weak_explicit(&f->state, &old,
+                                                  (old & ~(uint32_t)CF__ST_MASK) |
+                                                      CF__ST_CANCELLED,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            break;
+    }
+    if (old & CF__ST_LISTENERS)
+        cf__notify(f);
+    return true;
+}
+
+/* Copy a string or byte-buffer result out of the task's memory, in place in
+ * the slot. Returns 0 or -ENOMEM. */
+static int cf__own_result(cf_future *f)
+{
+    if (f->result_type.kind == CF_KIND_STR) {
+        const char *s;
+        memcpy(&s, f->result, sizeof s);
+        if (s == NULL)
+            return 0;
+        char *copy = cf__strdup(s);
+        if (copy == NULL)
+            return -ENOMEM;
+        memcpy(f->result, &copy, sizeof copy);
+        f->flags |= CF__FF_RESULT_OWNS;
+    } else if (f->result_type.kind == CF_KIND_BYTES) {
+        cf_bytes b;
+        memcpy(&b, f->result, sizeof b);
+        void *copy = NULL;
+        if (b.len > 0) {
+            if ((copy = cf__alloc(b.len)) == NULL)
+                return -ENOMEM;
+            memcpy(copy, b.data, b.len);
+        }
+        b.data = copy;
+        memcpy(f->result, &b, sizeof b);
+        f->flags |= CF__FF_RESULT_OWNS;
+    }
+    return 0;
+}
+
+static struct cf__error_box *cf__error_new(cf_future *f, int code, int detail, const char *origin,
+                                           const char *fmt, va_list ap)
+{
+    struct cf__error_box *e = cf__calloc(1, sizeof *e);
+    if (e == NULL)
+        return &cf__oom_error;
+    e->message = cf__vasprintf(fmt, ap);
+    e->pub.code = code;
+    e->pub.detail = detail;
+    e->pub.message = e->message != NULL ? e->message : cf_strerror(code);
+    e->pub.task = f->task != NULL ? f->task->name : NULL;
+    if (origin != NULL) {
+        snprintf(e->origin, sizeof e->origin, "%s", origin);
+        e->pub.origin = e->origin;
+    }
+    return e;
+}
+
+static int cf__fail_claimed(cf_future *f, int code, int detail, const char *origin,
+                            const char *fmt, va_list ap)
+{
+    f->error = cf__error_new(f, code, detail, origin, fmt, ap);
+    cf__publish(f, CF__ST_FINISHED);
+    return 0;
+}
+
+int cf__future_fail(cf_future *f, int code, int detail, const char *origin, const char *fmt, ...)
+{
+    if (cf__claim(f) != 0)
+        return CF_ESTATE;
+    va_list ap;
+    va_start(ap, fmt);
+    cf__fail_claimed(f, code, detail, origin, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+static int cf__fail_oom(cf_future *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cf__fail_claimed(f, -ENOMEM, 0, NULL, fmt, ap);
+    va_end(ap);
+    return -ENOMEM;
+}
+
+int cf__future_finish_from_slot(cf_future *f)
+{
+    if (cf__claim(f) != 0)
+        return CF_ESTATE;
+    if (cf__own_result(f) != 0)
+        return cf__fail_oom(f, "out of memory copying the result of task '%s'",
+                            f->task != NULL ? f->task->name : "?");
+    cf__publish(f, CF__ST_FINISHED);
+    return 0;
+}
+
+int cf_future_set_value(cf_future *f, const cf_value *v)
+{
+    if (f == NULL || v == NULL)
+        return cf__fail(CF_EINVAL, "cf_future_set_value: NULL argument");
+    if (v->type.kind >= CF_KIND_COUNT_)
+        return cf__fail(CF_EINVAL, "cf_future_set_value: unknown kind %u", v->type.kind);
+    if (f->task != NULL && !cf_type_equal(v->type, f->task->result))
+        return cf__fail(CF_ETYPE, "cf_future_set_value: the task's result is %s, got %s",
+                        cf_kind_name(f->task->result.kind), cf_kind_name(v->type.kind));
+    if (cf__claim(f) != 0)
+        return cf__fail(CF_ESTATE, "cf_future_set_value: the future is already done");
+    size_t size = v->type.size;
+    if (f->task == NULL && size > CF__USER_SLOT) {
+        void *heap = cf__alloc(size);
+        if (heap == NULL) {
+            cf__fail_oom(f, "out of memory storing a %zu-byte result", size);
+            return cf__fail(-ENOMEM, "cf_future_set_value: out of memory");
+        }
+        f->result = heap;
+        f->flags |= CF__FF_RESULT_HEAP;
+    }
+    f->result_type = v->type;
+    int rc = cf_value_store(v, v->type, f->result);
+    if (rc == 0)
+        rc = cf__own_result(f);
+    if (rc != 0) {
+        cf__fail_oom(f, "out of memory copying a result");
+        return cf__fail(rc, "cf_future_set_value: could not store the value");
+    }
+    cf__publish(f, CF__ST_FINISHED);
+    return 0;
+}
+
+int cf_future_set_error(cf_future *f, int code, const char *fmt, ...)
+{
+    if (f == NULL || fmt == NULL)
+        return cf__fail(CF_EINVAL, "cf_future_set_error: NULL argument");
+    if (code >= 0)
+        return cf__fail(CF_EINVAL, "cf_future_set_error: the code must be negative, got %d",
+                        code);
+    if (cf__claim(f) != 0)
+        return cf__fail(CF_ESTATE, "cf_future_set_error: the future is already done");
+    va_list ap;
+    va_start(ap, fmt);
+    cf__fail_claimed(f, code, 0, NULL, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+/* ---- Callbacks -------------------------------------------------------------------- */
+
+int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *arg)
+{
+    if (f == NULL || fn == NULL)
+        return cf__fail(CF_EINVAL, "cf_future_add_done_callback: NULL argument");
+    if (!cf_future_done(f)) {
+        cf__callback *cb = cf__calloc(1, sizeof *cb);
+        if (cb == NULL)
+            return cf__fail(-ENOMEM, "cf_future_add_done_callback: out of memory");
+        cb->l.fire = cf__callback_fire;
+        cb->fn = fn;
+        cb->arg = arg;
+        if (cf__future_listen(f, &cb->l))
+            return 0;
+        cf__free(cb);
+    }
+    fn(f, arg);
+    return 0;
+}
+
+/* ---- Waiting on one future -------------------------------------------------------- */
+
+typedef struct cf__single_waiter {
+    cf__listener l;
+    _Atomic uint32_t fired;
+} cf__single_waiter;
+
+static void cf__single_fire(cf__listener *self, cf_future *f)
+{
+    (void)f;
+    cf__single_waiter *w = (cf__single_waiter *)self;
+    atomic_store_explicit(&w->fired, 1, memory_order_release);
+    cf__futex_wake(&w->fired, 1);
+}
+
+/* Wait for f to be done until the deadline. Returns 0 or CF_ETIMEDOUT. */
+static int cf__wait_until(cf_future *f, int64_t deadline)
+{
+    /* A short spin catches work that is about to finish without sleeping. */
+    for (int i = 0; i < 64; i++) {
+        if (cf_future_done(f))
+            return 0;
+        if (deadline != CF__NO_DEADLINE && i == 0 && cf__now_ns() >= deadline)
+            return CF_ETIMEDOUT;
+        cf__cpu_relax();
+    }
+    cf__single_waiter w = {.l = {.fire = cf__single_fire}};
+    atomic_init(&w.fired, 0);
+    if (!cf__future_listen(f, &w.l))
+        return 0;
+    while (!atomic_load_explicit(&w.fired, memory_order_acquire)) {
+        if (cf__futex_wait(&w.fired, 0, deadline) == ETIMEDOUT &&
+            !atomic_load_explicit(&w.fired, memory_order_acquire)) {
+            cf__future_unlisten(f, &w.l);
+            return cf_future_done(f) ? 0 : CF_ETIMEDOUT;
+        }
+    }
+    return 0;
+}
+
+int cf_future_wait(cf_future *f, double timeout)
+{
+    int64_t deadline;
+    if (f == NULL)
+        return cf__fail(CF_EINVAL, "cf_future_wait: NULL future");
+    if (cf__deadline(timeout, &deadline) != 0)
+        return cf__fail(CF_EINVAL, "cf_future_wait: NaN timeout");
+    if (cf_future_done(f))
+        return 0;
+    if (cf__wait_until(f, deadline) != 0)
+        return cf__fail(CF_ETIMEDOUT, "the future was not done within %g s", timeout);
+    return 0;
+}
+
+/* Wait, then map the outcome to a return code (0 for a result). */
+static int cf__outcome(cf_future *f, double timeout)
+{
+    int rc = cf_future_wait(f, timeout);
+    if (rc != 0)
+        return rc;
+    if (cf__future_st(f) == CF__ST_CANCELLED)
+        return cf__fail(CF_ECANCELLED, "the future was cancelled");
+    if (f->error != NULL)
+        return cf__fail(f->error->pub.code, "%s", f->error->pub.message);
+    return 0;
+}
+
+int cf__future_result(cf_future *f, cf_type type, void *out, double timeout)
+{
+    int rc = cf__outcome(f, timeout);
+    if (rc != 0 || type.kind == CF_KIND_VOID)
+        return rc;
+    if (!cf_type_equal(type, f->result_type))
+        return cf__fail(CF_ETYPE, "the result is %s (%u bytes), asked for %s (%u bytes)",
+                        cf_kind_name(f->result_type.kind), f->result_type.size,
+                        cf_kind_name(type.kind), type.size);
+    memcpy(out, f->result, type.size);
+    return 0;
+}
+
+int cf_future_value(cf_future *f, cf_value *out, double timeout)
+{
+    if (out == NULL)
+        return cf__fail(CF_EINVAL, "cf_future_value: NULL out");
+    int rc = cf__outcome(f, timeout);
+    if (rc != 0)
+        return rc;
+    return cf_value_load(out, f->result_type, f->result);
+}

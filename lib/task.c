@@ -1,0 +1,81 @@
+/* task.c: the registry of declared tasks, and descriptor checks.
+ *
+ * Design notes: CF_TASK registers each descriptor from a load-time
+ * constructor (and unregisters it from a destructor, for dlclose). The
+ * registry is a singly linked list through cf_task.cf__next under one mutex;
+ * it changes only at load and unload, so lookups are rare and cheap enough.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "error_priv.h"
+#include "task_priv.h"
+
+static pthread_mutex_t cf__registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static cf_task *cf__registry;
+
+void cf__task_register(cf_task *task)
+{
+    pthread_mutex_lock(&cf__registry_mu);
+    task->cf__next = cf__registry;
+    cf__registry = task;
+    pthread_mutex_unlock(&cf__registry_mu);
+}
+
+void cf__task_unregister(cf_task *task)
+{
+    pthread_mutex_lock(&cf__registry_mu);
+    for (cf_task **p = &cf__registry; *p != NULL; p = &(*p)->cf__next) {
+        if (*p == task) {
+            *p = task->cf__next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cf__registry_mu);
+}
+
+int cf_task_find(const char *name, const cf_task **out)
+{
+    if (name == NULL || out == NULL)
+        return cf__fail(CF_EINVAL, "cf_task_find: NULL argument");
+    const cf_task *found = NULL;
+    bool ambiguous = false;
+    pthread_mutex_lock(&cf__registry_mu);
+    for (const cf_task *t = cf__registry; t != NULL; t = t->cf__next) {
+        if (strcmp(t->name, name) != 0)
+            continue;
+        if (found == NULL)
+            found = t;
+        else if (found->fn != t->fn)
+            ambiguous = true;
+    }
+    pthread_mutex_unlock(&cf__registry_mu);
+    if (found == NULL)
+        return cf__fail(CF_ENOTFOUND, "no task named '%s' is registered", name);
+    if (ambiguous)
+        return cf__fail(CF_EAMBIGUOUS, "several different functions are registered as '%s'",
+                        name);
+    *out = found;
+    return 0;
+}
+
+int cf__task_check(const cf_task *task)
+{
+    if (task == NULL)
+        return cf__fail(CF_EINVAL, "NULL task");
+    if (task->name == NULL || task->call == NULL)
+        return cf__fail(CF_EINVAL, "task descriptor without a name or trampoline");
+    if (task->nparams > CF_TASK_MAX_PARAMS)
+        return cf__fail(CF_EINVAL, "task '%s' has %u parameters (at most %d)", task->name,
+                        task->nparams, CF_TASK_MAX_PARAMS);
+    if (task->result.kind >= CF_KIND_COUNT_)
+        return cf__fail(CF_EINVAL, "task '%s' has a result of unknown kind", task->name);
+    for (uint32_t i = 0; i < task->nparams; i++) {
+        if (task->params[i].kind >= CF_KIND_COUNT_ || task->params[i].kind == CF_KIND_VOID ||
+            task->offsets[i] + task->params[i].size > task->args_size)
+            return cf__fail(CF_EINVAL, "task '%s': parameter %u is malformed", task->name, i + 1);
+    }
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* task_priv.h: running a task in the current thread, and the failure
+ * context that cf_task_fail() writes to (private). */
+#ifndef CF_TASK_PRIV_H
+#define CF_TASK_PRIV_H
+
+#include <cfutures.h>
+
+/* Where cf_task_fail() records a failure: one per running task or
+ * initializer, installed in the running thread. */
+typedef struct cf__fail_ctx {
+    bool failed;
+    int code;
+    char *message; /* from alloc.h; NULL if none or out of memory */
+    struct cf__fail_ctx *outer; /* the context this one hides (nested runs) */
+} cf__fail_ctx;
+
+/* Install ctx (zeroed) as this thread's failure context. */
+void cf__fail_ctx_enter(cf__fail_ctx *ctx);
+/* Restore the previous context. The caller frees ctx->message. */
+void cf__fail_ctx_leave(cf__fail_ctx *ctx);
+
+/* Run f's task in this thread and complete f: with its result, or with
+ * CF_ETASK when it called cf_task_fail(). `origin` names the worker
+ * ("thread cf_3"). f must be RUNNING (cf_future_set_running succeeded). */
+void cf__task_run(cf_future *f, const char *origin);
+
+/* Validate a descriptor: the shape CF_TASK makes. Returns 0 or CF_EINVAL
+ * (with cf_last_error() set). */
+int cf__task_check(const cf_task *task);
+
+#endif
