@@ -8,6 +8,7 @@
 
 #include "error_priv.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +36,7 @@ const char *cf_strerror(int code)
     default:
         break;
     }
-    if (code < 0) {
+    if (code < 0 && code > INT_MIN) {
         const char *s = strerrordesc_np(-code);
         if (s != NULL)
             return s;
@@ -56,7 +57,7 @@ const char *cf_err_name(int code)
     default:
         break;
     }
-    if (code < 0) {
+    if (code < 0 && code > INT_MIN) {
         const char *s = strerrorname_np(-code);
         if (s != NULL)
             return s;

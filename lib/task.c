@@ -70,11 +70,14 @@ int cf__task_check(const cf_task *task)
     if (task->nparams > CF_TASK_MAX_PARAMS)
         return cf__fail(CF_EINVAL, "task '%s' has %u parameters (at most %d)", task->name,
                         task->nparams, CF_TASK_MAX_PARAMS);
+    if (task->args_align == 0 || (task->args_align & (task->args_align - 1)) != 0)
+        return cf__fail(CF_EINVAL, "task '%s': argument block alignment %u is not a power of two",
+                        task->name, task->args_align);
     if (task->result.kind >= CF_KIND_COUNT_)
         return cf__fail(CF_EINVAL, "task '%s' has a result of unknown kind", task->name);
     for (uint32_t i = 0; i < task->nparams; i++) {
         if (task->params[i].kind >= CF_KIND_COUNT_ || task->params[i].kind == CF_KIND_VOID ||
-            task->offsets[i] + task->params[i].size > task->args_size)
+            (uint64_t)task->offsets[i] + task->params[i].size > task->args_size)
             return cf__fail(CF_EINVAL, "task '%s': parameter %u is malformed", task->name, i + 1);
     }
     return 0;

@@ -75,10 +75,14 @@ CF_END_DECLS
 #define CF__CAT_(a, b) a##b
 #define CF__FIRST(...) CF__FIRST_(__VA_ARGS__, ~)
 #define CF__FIRST_(a, ...) a
-#define CF__NARGS(...) CF__NARGS_(__VA_ARGS__, 9, 8, 7, 6, 5, 4, 3, 2, 1, ~)
-#define CF__NARGS_(_1, _2, _3, _4, _5, _6, _7, _8, _9, n, ...) n
+#define CF__NARGS(...)                                                             \
+    CF__NARGS_(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, ~)
+#define CF__NARGS_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, n, \
+                   ...)                                                            \
+    n
 /* 0 when the list is a name alone, 1 when parameter types follow it. */
-#define CF__HAS_PARAMS(...) CF__NARGS_(__VA_ARGS__, 1, 1, 1, 1, 1, 1, 1, 1, 0, ~)
+#define CF__HAS_PARAMS(...)                                                        \
+    CF__NARGS_(__VA_ARGS__, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ~)
 
 /* Apply F to the first element (with a context and its index) and G to each
  * later one. */
@@ -96,7 +100,14 @@ CF_END_DECLS
 #define CF__MAP_8(F, G, c, a, b, d, e, f, g, h, k)                                 \
     F(c, 0, a) G(c, 1, b) G(c, 2, d) G(c, 3, e) G(c, 4, f) G(c, 5, g) G(c, 6, h)    \
     G(c, 7, k)
-#define CF__MAP_9(F, G, c, ...) CF__TOO_MANY_PARAMETERS_max_8 /* does not compile */
+/* More than CF_TASK_MAX_PARAMS parameters: CF_TASK does not compile. */
+#define CF__MAP_9(F, G, c, ...) CF__TOO_MANY_PARAMETERS_max_8
+#define CF__MAP_10 CF__MAP_9
+#define CF__MAP_11 CF__MAP_9
+#define CF__MAP_12 CF__MAP_9
+#define CF__MAP_13 CF__MAP_9
+#define CF__MAP_14 CF__MAP_9
+#define CF__MAP_15 CF__MAP_9
 
 #define CF__P_MEMBER(c, i, T) T a##i;
 #define CF__P_TYPE_FIRST(c, i, T) T
