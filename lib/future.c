@@ -142,6 +142,9 @@ int cf__future_new_for_task(cf_future **out, const cf_task *task, const void *ar
         } else if (task->params[i].kind == CF_KIND_BYTES) {
             cf_bytes b;
             memcpy(&b, p, sizeof b);
+            if (b.data == NULL && b.len > 0)
+                return cf__fail(CF_EINVAL, "argument %u of task '%s': %zu bytes at NULL", i + 1,
+                                task->name, b.len);
             extra += b.len;
         }
     }
@@ -230,9 +233,10 @@ void cf_future_release(cf_future *f)
 {
     if (f == NULL)
         return;
-    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_release) != 1)
+    /* acq_rel rather than release + fence: the same ordering, and visible to
+     * TSan, which does not model standalone fences. */
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
         return;
-    atomic_thread_fence(memory_order_acquire);
     /* Callbacks of a future dropped before completion never run. */
     for (cf__listener *l = f->listeners, *next; l != NULL; l = next) {
         next = l->next;
@@ -345,6 +349,20 @@ static _Thread_local struct {
     cf__callback *head, *tail;
 } cf__cb_queue;
 
+/* This thread's flag for cf__future_track_callbacks, or NULL. */
+static _Thread_local _Atomic bool *cf__cb_flag;
+
+void cf__future_track_callbacks(_Atomic bool *flag)
+{
+    cf__cb_flag = flag;
+}
+
+static void cf__cb_flag_set(bool value)
+{
+    if (cf__cb_flag != NULL && !cf__cb_queue.running)
+        atomic_store_explicit(cf__cb_flag, value, memory_order_relaxed);
+}
+
 static void cf__run_callbacks(cf__callback *list)
 {
     if (list == NULL)
@@ -371,6 +389,7 @@ static void cf__run_callbacks(cf__callback *list)
         cf__free(cb);
     }
     cf__cb_queue.running = false;
+    cf__cb_flag_set(false);
 }
 
 /* Tell every listener that f is done: fire waiters under the stripe lock,
@@ -389,6 +408,10 @@ static void cf__notify(cf_future *f)
         ordered = l;
         l = next;
     }
+    bool any_callback = false;
+    for (l = ordered; l != NULL && !any_callback; l = l->next)
+        any_callback = l->fire == cf__callback_fire;
+    cf__cb_flag_set(any_callback); /* before any waiter wakes */
     cf__callback *cbs = NULL, **tail = &cbs;
     for (l = ordered; l != NULL;) {
         cf__listener *next = l->next;
@@ -429,10 +452,12 @@ static int cf__claim(cf_future *f)
 static void cf__publish(cf_future *f, uint32_t final_state)
 {
     uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(
+    do {
+        if (old & CF__ST_LISTENERS)
+            cf__cb_flag_set(true); /* callbacks may follow: say so before it shows done */
+    } while (!atomic_compare_exchange_weak_explicit(
         &f->state, &old, (old & ~(uint32_t)CF__ST_MASK) | final_state, memory_order_acq_rel,
-        memory_order_relaxed)) {
-    }
+        memory_order_relaxed));
     if (old & CF__ST_LISTENERS)
         cf__notify(f);
 }
@@ -472,6 +497,60 @@ bool cf_future_cancel(cf_future *f)
     if (old & CF__ST_LISTENERS)
         cf__notify(f);
     return true;
+}
+
+bool cf__future_force_cancel(cf_future *f)
+{
+    uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
+    for (;;) {
+        uint32_t st = old & CF__ST_MASK;
+        if (st == CF__ST_CANCELLED)
+            return true;
+        if (st != CF__ST_PENDING && st != CF__ST_RUNNING)
+            return false;
+        if (atomic_compare_exchange_weak_explicit(&f->state, &old,
+                                                  (old & ~(uint32_t)CF__ST_MASK) |
+                                                      CF__ST_CANCELLED,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            break;
+    }
+    if (old & CF__ST_LISTENERS)
+        cf__notify(f);
+    return true;
+}
+
+void cf__future_set_canceller(cf_future *f, cf__canceller *c)
+{
+    pthread_mutex_t *mu = cf__stripe_of(f);
+    pthread_mutex_lock(mu);
+    f->exec_data = c;
+    pthread_mutex_unlock(mu);
+}
+
+void cf__future_clear_canceller(cf_future *f)
+{
+    if (f->exec_data == NULL)
+        return; /* only the executor that set it writes it */
+    cf__future_set_canceller(f, NULL);
+}
+
+bool cf_future_cancel_running(cf_future *f)
+{
+    if (f == NULL)
+        return false;
+    if (cf_future_cancel(f))
+        return true;
+    pthread_mutex_t *mu = cf__stripe_of(f);
+    pthread_mutex_lock(mu);
+    cf__canceller *c = cf__future_st(f) == CF__ST_RUNNING ? f->exec_data : NULL;
+    if (c != NULL)
+        atomic_fetch_add_explicit(&c->busy, 1, memory_order_acquire);
+    pthread_mutex_unlock(mu);
+    if (c == NULL)
+        return cf_future_cancelled(f);
+    bool cancelled = c->cancel_running(c, f);
+    atomic_fetch_sub_explicit(&c->busy, 1, memory_order_release);
+    return cancelled;
 }
 
 /* Copy a string or byte-buffer result out of the task's memory, in place in
@@ -561,6 +640,16 @@ int cf__future_finish_from_slot(cf_future *f)
     return 0;
 }
 
+/* Give the claim back (an outcome could not be stored): f is as it was. */
+static void cf__unclaim(cf_future *f, uint32_t previous)
+{
+    uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(
+        &f->state, &old, (old & ~(uint32_t)CF__ST_MASK) | previous, memory_order_release,
+        memory_order_relaxed)) {
+    }
+}
+
 int cf_future_set_value(cf_future *f, const cf_value *v)
 {
     if (f == NULL || v == NULL)
@@ -570,28 +659,46 @@ int cf_future_set_value(cf_future *f, const cf_value *v)
     if (f->task != NULL && !cf_type_equal(v->type, f->task->result))
         return cf__fail(CF_ETYPE, "cf_future_set_value: the task's result is %s, got %s",
                         cf_kind_name(f->task->result.kind), cf_kind_name(v->type.kind));
+    if ((v->type.kind == CF_KIND_STRUCT && v->type.size > 0 && v->as.data == NULL) ||
+        (v->type.kind == CF_KIND_BYTES && v->as.bytes.len > 0 && v->as.bytes.data == NULL))
+        return cf__fail(CF_EINVAL, "cf_future_set_value: a %s value without data",
+                        cf_kind_name(v->type.kind));
+    uint32_t previous = cf__future_st(f);
     if (cf__claim(f) != 0)
         return cf__fail(CF_ESTATE, "cf_future_set_value: the future is already done");
+    /* Everything that can fail comes before the first change to f. */
     size_t size = v->type.size;
-    if (f->task == NULL && size > CF__USER_SLOT) {
-        void *heap = cf__alloc(size);
-        if (heap == NULL) {
-            cf__fail_oom(f, "out of memory storing a %zu-byte result", size);
-            return cf__fail(-ENOMEM, "cf_future_set_value: out of memory");
-        }
+    void *heap = NULL, *copy = NULL;
+    if (f->task == NULL && size > CF__USER_SLOT && (heap = cf__alloc(size)) == NULL)
+        goto out_of_memory;
+    if (v->type.kind == CF_KIND_STR && v->as.str != NULL &&
+        (copy = cf__strdup(v->as.str)) == NULL)
+        goto out_of_memory;
+    if (v->type.kind == CF_KIND_BYTES && v->as.bytes.len > 0) {
+        if ((copy = cf__alloc(v->as.bytes.len)) == NULL)
+            goto out_of_memory;
+        memcpy(copy, v->as.bytes.data, v->as.bytes.len);
+    }
+    if (heap != NULL) {
         f->result = heap;
         f->flags |= CF__FF_RESULT_HEAP;
     }
     f->result_type = v->type;
-    int rc = cf_value_store(v, v->type, f->result);
-    if (rc == 0)
-        rc = cf__own_result(f);
-    if (rc != 0) {
-        cf__fail_oom(f, "out of memory copying a result");
-        return cf__fail(rc, "cf_future_set_value: could not store the value");
-    }
+    cf_value stored = *v;
+    if (v->type.kind == CF_KIND_STR)
+        stored.as.str = copy;
+    else if (v->type.kind == CF_KIND_BYTES)
+        stored.as.bytes.data = copy;
+    cf_value_store(&stored, v->type, f->result); /* types match: cannot fail */
+    if (copy != NULL)
+        f->flags |= CF__FF_RESULT_OWNS;
     cf__publish(f, CF__ST_FINISHED);
     return 0;
+
+out_of_memory:
+    cf__free(heap);
+    cf__unclaim(f, previous);
+    return cf__fail(-ENOMEM, "cf_future_set_value: out of memory (the future is unchanged)");
 }
 
 int cf_future_set_error(cf_future *f, int code, const char *fmt, ...)

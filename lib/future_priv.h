@@ -6,7 +6,7 @@
  * byte-buffer arguments. A user future (cf_future_new) has no trailing part.
  *
  * State word: the low 3 bits are the state (CF__ST_*), bit 3 says listeners
- * are registered. The outcome (result or error) is written while the state
+ * may be registered. The outcome (result or error) is written while the state
  * is COMPLETING, by the one thread that won the transition to it, and is
  * published by the release store of FINISHED. Readers acquire-load the state.
  */
@@ -24,7 +24,8 @@ enum {
     CF__ST_FINISHED = 3,
     CF__ST_CANCELLED = 4,
     CF__ST_MASK = 7,
-    CF__ST_LISTENERS = 8, /* flag: the listener list is not empty */
+    CF__ST_LISTENERS = 8, /* flag: listeners may be registered (set on the first
+                             registration, never cleared) */
 };
 
 struct cf__listener;
@@ -72,7 +73,8 @@ void cf__future_unlisten(cf_future *f, cf__listener *l);
 
 /* Allocate a pending future for `task` with its argument block copied from
  * `args` (deep-copying strings and byte buffers). refs = 1.
- * Returns 0 or -ENOMEM. */
+ * Returns 0, -ENOMEM, or CF_EINVAL (a byte buffer with a length but no data;
+ * cf_last_error() says which argument). */
 int cf__future_new_for_task(cf_future **out, const cf_task *task, const void *args);
 
 /* The packed argument block, and the slot the task's result is written to. */
@@ -89,6 +91,36 @@ int cf__future_finish_from_slot(cf_future *f);
  * memory: a future that cannot allocate its error gets a static one. */
 int cf__future_fail(cf_future *f, int code, int detail, const char *origin, const char *fmt,
                     ...) __attribute__((format(printf, 5, 6)));
+
+/* ---- Stopping running tasks ---------------------------------------------- */
+
+/* An executor that can stop a running task points f->exec_data at its
+ * canceller while f runs (cf__future_set_canceller), and detaches it before
+ * completing f. cf_future_cancel_running() calls it with `busy` raised, so an
+ * executor frees its canceller only once busy is back to 0. */
+typedef struct cf__canceller {
+    /* Stop f (RUNNING) and make it CANCELLED (cf__future_force_cancel).
+     * Returns true when f is cancelled. Called without library locks held. */
+    bool (*cancel_running)(struct cf__canceller *self, cf_future *f);
+    _Atomic uint32_t busy;
+} cf__canceller;
+
+void cf__future_set_canceller(cf_future *f, cf__canceller *c);
+/* Detach f's canceller (if any): after return no new call through it starts. */
+void cf__future_clear_canceller(cf_future *f);
+
+/* PENDING or RUNNING -> CANCELLED. Returns true when f is now cancelled. */
+bool cf__future_force_cancel(cf_future *f);
+
+/* ---- Completing threads that want to know about callbacks ----------------- */
+
+/* Register a flag for the calling thread: while a completion this thread
+ * makes has done-callbacks to run, the flag is true. It is set before the
+ * outcome becomes visible (whenever listeners may be registered) and cleared
+ * before waiters are woken when none of the listeners is a callback, so a
+ * thread that sees the future done and the flag false knows the completer is
+ * not about to run callbacks. NULL unregisters. */
+void cf__future_track_callbacks(_Atomic bool *flag);
 
 /* The current state (CF__ST_*), acquire-loaded. */
 static inline uint32_t cf__future_st(const cf_future *f)

@@ -109,11 +109,22 @@ CF_EXTERN const cf_error *cf_future_error(const cf_future *f);
  * Waiters wake and done-callbacks run (in this thread) at once. */
 CF_EXTERN bool cf_future_cancel(cf_future *f);
 
-/* Add a done-callback (see cf_done_fn); callbacks run in the order added.
+/* Cancel f even if it is running, where its executor can stop a running task
+ * (process pools: the worker running it is killed and replaced). Returns true
+ * when f is now CANCELLED (it was pending, running on such an executor, or
+ * already cancelled); false when it is finished, or running where it cannot
+ * be stopped (thread pools, user futures). Waiters wake and callbacks run. */
+CF_EXTERN bool cf_future_cancel_running(cf_future *f);
+
+/* Add a done-callback (see cf_done_fn); callbacks run in the order added
+ * (one added while another thread is completing the future may run at once,
+ * in the adding thread, before the completer has run the earlier ones).
  * Errors: CF_EINVAL (NULL fn), -ENOMEM (then fn never runs). */
 CF_EXTERN int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *arg);
 
-/* ---- The completing side (executors, and users of cf_future_new) ---------- */
+/* ---- The completing side (executors, and users of cf_future_new) ---------- *
+ * Whoever completes or cancels a future must hold a reference to it for the
+ * duration of the call (waiters woken by it may drop theirs at once). */
 
 /* Mark f running. Returns 0; CF_ECANCELLED when f was cancelled (waiters have
  * been told; the work must not run); CF_ESTATE when f is not pending. */
