@@ -21,6 +21,11 @@ typedef struct cf_executor cf_executor;
 enum {
     CF_SHUTDOWN_WAIT = 1u << 0,           /* block until every submitted future is done */
     CF_SHUTDOWN_CANCEL_FUTURES = 1u << 1, /* cancel every future still pending */
+    /* Stop running work now where the executor can (process pools kill their
+     * workers: the futures they held fail with CF_ETERMINATED), and cancel
+     * every pending future. Executors that cannot stop running work (thread
+     * pools) treat it as CF_SHUTDOWN_CANCEL_FUTURES. */
+    CF_SHUTDOWN_TERMINATE = 1u << 2,
 };
 
 CF_BEGIN_DECLS
@@ -36,7 +41,8 @@ CF_BEGIN_DECLS
  * Errors (nothing was submitted; *fut is set to NULL):
  *   CF_ESHUTDOWN (after shutdown), CF_EBROKEN (the pool is broken),
  *   CF_EUNSUPPORTED (a raw pointer on an executor that does not share memory),
- *   CF_EINVAL (NULL ex), -ENOMEM, -EAGAIN (no worker could be started). */
+ *   CF_EINVAL (NULL ex; a cf_bytes argument with a length but NULL data),
+ *   -ENOMEM, -EAGAIN (no worker could be started). */
 #define cf_submit(fut, ex, ...)                                                    \
     (__extension__({                                                               \
         _Pragma("GCC diagnostic push")                                             \
@@ -61,7 +67,10 @@ CF_EXTERN int cf_submit_values(cf_future **fut, cf_executor *ex, const cf_task *
  * CF_SHUTDOWN_CANCEL_FUTURES cancels while still pending.
  * With CF_SHUTDOWN_WAIT, blocks until every submitted future is done and the
  * workers have exited, or until `timeout` seconds pass (CF_FOREVER: no limit):
- * then CF_ETIMEDOUT, and the work goes on in the background.
+ * then CF_ETIMEDOUT. What happens to the unfinished work then depends on the
+ * executor: a thread pool cannot stop its threads, so the work goes on in the
+ * background (cf_executor_free waits for it); a process pool terminates it
+ * (as CF_SHUTDOWN_TERMINATE) and returns once its killed workers are reaped.
  * Errors: CF_EINVAL (NULL ex, unknown flags, NaN timeout), CF_ETIMEDOUT,
  * CF_EDEADLOCK (CF_SHUTDOWN_WAIT from one of the executor's own workers: the
  * shutdown is done, only the wait is refused). */

@@ -1,0 +1,691 @@
+/* thread_pool.c: the thread pool executor (cfutures/thread_pool.h).
+ *
+ * Design notes
+ * - One mutex (pool->mu, adaptive) guards the queue, the counters, the worker
+ *   and sleeper lists and the pool's flags. It is held for a few pointer
+ *   moves at a time: no user code and nothing that takes another lock runs
+ *   under it (of the futures, only their atomic state and reference count
+ *   are touched), except pthread_create when a submit starts a worker (at
+ *   most max_workers times in the pool's life).
+ * - The queue is FIFO and intrusive through cf_future.next. Each queued
+ *   future carries the executor's reference; the worker that takes it marks
+ *   it running (skipping it if it was cancelled meanwhile), runs it and then
+ *   releases that reference. Futures never point back at the pool, so they
+ *   outlive it.
+ * - Batches: a worker takes a fair share of the queue in one lock hold (up
+ *   to TP_BATCH_MAX, and only as many as TP_BATCH_NS of work at the average
+ *   task's duration), so tiny tasks cost a fraction of a lock each while
+ *   long ones are never stranded behind each other. Taken futures wait in
+ *   the worker's batch slots, still pending: a cancelling shutdown claims
+ *   them there (each slot is claimed by an atomic exchange).
+ * - Workers start on demand, never more than max_workers, and an idle worker
+ *   is used before a new one starts: a submit starts a worker only when the
+ *   queued futures outnumber the idle workers plus the other workers whose
+ *   current future is already done and which have no done-callbacks to run
+ *   (cf__future_track_callbacks tells). Those are about to come back for
+ *   more: counting them makes "wait for a result, submit again" reuse the
+ *   same thread every time. A worker busy in a done-callback is not counted,
+ *   so a callback that blocks on work submitted meanwhile never starves it.
+ *   Workers only exit at shutdown, or when the pool breaks.
+ * - Wake-ups: a worker is busy (running a task), searching (idle and awake:
+ *   spinning, or on its way to take the queue lock) or sleeping (on its own
+ *   condition variable, in the sleeper stack). A searching worker always
+ *   looks at the queue under the lock before it sleeps, so a submit signals a
+ *   sleeper only when nobody is searching; a worker that takes a future and
+ *   sees more queued wakes the next sleeper itself. Invariant at every
+ *   unlock: queued > 0 and a sleeper exists => nsearching > 0. With busy or
+ *   spinning workers a submit makes no system call at all. Idle workers spin
+ *   for a short, bounded time before sleeping; at most half the CPUs spin.
+ * - Worker threads start with asynchronous signals blocked, so that signals
+ *   sent to the process reach the application's own threads.
+ * - Initializer: runs once per worker inside a failure context; it fails
+ *   when it returns nonzero or calls cf_task_fail(). A failure breaks the
+ *   pool: the queue is emptied and each of its futures fails with
+ *   CF_EBROKEN, later submits fail too, and every worker exits once idle.
+ * - Shutdown sets a flag and wakes every sleeper; workers drain the queue and
+ *   exit. CF_SHUTDOWN_TERMINATE cannot stop a running thread: it cancels the
+ *   queue, as CF_SHUTDOWN_CANCEL_FUTURES does. Waiting means waiting for the live worker count to reach zero
+ *   (pool->exit_cond). Threads are joined by cf_executor_free. Freed from one
+ *   of its own workers, the pool detaches its threads and the last worker to
+ *   exit frees it: after a worker's final unlock it never touches the pool.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "error_priv.h"
+#include "executor_priv.h"
+#include "futex.h"
+#include "future_priv.h"
+#include "task_priv.h"
+
+#define TP_MAX_DEFAULT_WORKERS 32
+/* Linux thread names hold 15 bytes. */
+#define TP_OS_NAME_MAX 15
+/* How long an idle worker spins before it sleeps. */
+#define TP_SPIN_NS 50000
+#define TP_SPIN_CHECKS 64
+/* The most futures a worker takes from the queue in one hold of the lock,
+ * and how much work (by the running average of a task's duration) one batch
+ * should hold: short tasks batch, long ones go one at a time, so that no task
+ * waits behind a slow one while another worker idles. */
+#define TP_BATCH_MAX 32
+#define TP_BATCH_NS 20000
+
+typedef struct tp_pool tp_pool;
+
+typedef struct tp_worker {
+    tp_pool *pool;
+    pthread_t thread;
+    struct tp_worker *next_worker;  /* pool->workers (mu) */
+    struct tp_worker *next_sleeper; /* pool->sleepers (mu) */
+    /* Futures taken from the queue in one lock hold and not started yet. The
+     * one that exchanges a slot to NULL owns its future (the executor's
+     * reference): the worker, to run it, or a cancelling shutdown. */
+    cf_future *_Atomic batch[TP_BATCH_MAX];
+    _Atomic size_t batch_left;      /* slots not yet claimed by the worker */
+    /* The future it runs or has just run; alive until the worker clears this
+     * under mu (it releases what it ran only after that). */
+    cf_future *_Atomic current;
+    _Atomic bool in_callbacks;      /* completing `current` with callbacks to run */
+    bool woken;                     /* taken off the sleeper stack (mu) */
+    pthread_cond_t wake_cond;
+    char os_name[TP_OS_NAME_MAX + 1];
+    char origin[]; /* "thread <prefix>_<n>" */
+} tp_worker;
+
+struct tp_pool {
+    cf_executor base;
+    /* Fixed at creation. */
+    size_t max_workers;
+    size_t spin_limit;
+    cf_initializer_fn initializer;
+    void *initializer_arg;
+    char *prefix;
+
+    pthread_mutex_t mu;
+    cf_future *head, *tail;      /* the queue (mu) */
+    _Atomic size_t queued;       /* its length: written under mu, read by spinners */
+    _Atomic int64_t task_ns;     /* running average of a task's duration (approximate) */
+    _Atomic bool closing;        /* shut down or broken: written under mu, read by spinners */
+    size_t nthreads;             /* started and not exited (mu) */
+    size_t nidle;                /* not running a task: searching or sleeping (mu) */
+    size_t nsearching;           /* idle and awake (mu) */
+    size_t nspinning;            /* searching in the spin loop (mu) */
+    size_t next_index;           /* the next thread's <n> (mu) */
+    tp_worker *workers;          /* every worker ever started (mu) */
+    tp_worker *sleepers;         /* stack of sleeping workers (mu) */
+    pthread_cond_t exit_cond;    /* broadcast when nthreads reaches 0 */
+    bool shutdown;               /* (mu) */
+    bool broken;                 /* (mu) */
+    bool free_on_exit;           /* freed from a worker: the last one frees (mu) */
+    char broken_msg[256];        /* "initializer failed: ..." (mu, fixed once broken) */
+};
+
+/* The worker the calling thread is, if any (for deadlock checks). */
+static _Thread_local tp_worker *tp_self;
+
+static bool tp_is_own_worker(const tp_pool *pool)
+{
+    return tp_self != NULL && tp_self->pool == pool;
+}
+
+static size_t tp_default_max_workers(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = (cpus > 0 ? (size_t)cpus : 1) + 4;
+    return n < TP_MAX_DEFAULT_WORKERS ? n : TP_MAX_DEFAULT_WORKERS;
+}
+
+/* ---- Queue and wake-ups (all with mu held) ------------------------------------ */
+
+static void tp_set_queued(tp_pool *pool, size_t n)
+{
+    atomic_store_explicit(&pool->queued, n, memory_order_relaxed);
+}
+
+static size_t tp_queued(tp_pool *pool)
+{
+    return atomic_load_explicit(&pool->queued, memory_order_relaxed);
+}
+
+static void tp_enqueue(tp_pool *pool, cf_future *f)
+{
+    f->next = NULL;
+    if (pool->tail != NULL)
+        pool->tail->next = f;
+    else
+        pool->head = f;
+    pool->tail = f;
+    tp_set_queued(pool, tp_queued(pool) + 1);
+}
+
+static cf_future *tp_dequeue(tp_pool *pool)
+{
+    cf_future *f = pool->head;
+    pool->head = f->next;
+    if (pool->head == NULL)
+        pool->tail = NULL;
+    f->next = NULL;
+    tp_set_queued(pool, tp_queued(pool) - 1);
+    return f;
+}
+
+/* Take the whole queue (linked through next). */
+static cf_future *tp_take_all(tp_pool *pool)
+{
+    cf_future *list = pool->head;
+    pool->head = pool->tail = NULL;
+    tp_set_queued(pool, 0);
+    return list;
+}
+
+/* Take f back out of the queue. */
+static void tp_unqueue(tp_pool *pool, cf_future *f)
+{
+    cf_future *prev = NULL;
+    for (cf_future *it = pool->head; it != NULL; prev = it, it = it->next) {
+        if (it != f)
+            continue;
+        if (prev != NULL)
+            prev->next = f->next;
+        else
+            pool->head = f->next;
+        if (pool->tail == f)
+            pool->tail = prev;
+        f->next = NULL;
+        tp_set_queued(pool, tp_queued(pool) - 1);
+        return;
+    }
+}
+
+/* Take one sleeper off the stack, counted as searching from now on. The
+ * caller signals its wake_cond, possibly after unlocking: the caller is
+ * either inside a call on the pool or one of its live workers, so the pool
+ * (and the worker's condition variable) outlive the signal. */
+static tp_worker *tp_pop_sleeper(tp_pool *pool)
+{
+    tp_worker *w = pool->sleepers;
+    pool->sleepers = w->next_sleeper;
+    w->next_sleeper = NULL;
+    w->woken = true;
+    pool->nsearching++;
+    return w;
+}
+
+/* Wake every sleeper (shutdown, broken pool). Signals under mu: a woken
+ * worker could otherwise sleep again and relink itself while we walk. */
+static void tp_wake_all(tp_pool *pool)
+{
+    while (pool->sleepers != NULL)
+        pthread_cond_signal(&tp_pop_sleeper(pool)->wake_cond);
+}
+
+/* Stop accepting work; workers drain the queue and exit. */
+static void tp_close(tp_pool *pool)
+{
+    pool->shutdown = true;
+    atomic_store_explicit(&pool->closing, true, memory_order_relaxed);
+    tp_wake_all(pool);
+}
+
+/* Workers other than the caller whose current future is already done, with
+ * nothing else taken and no callback to run: they are about to come back for
+ * more work. (mu held) */
+static size_t tp_count_finishing(tp_pool *pool)
+{
+    size_t n = 0;
+    for (tp_worker *w = pool->workers; w != NULL; w = w->next_worker) {
+        cf_future *current = atomic_load_explicit(&w->current, memory_order_acquire);
+        if (w != tp_self && current != NULL && cf__st_done(cf__future_st(current)) &&
+            atomic_load_explicit(&w->batch_left, memory_order_relaxed) == 0 &&
+            !atomic_load_explicit(&w->in_callbacks, memory_order_relaxed))
+            n++;
+    }
+    return n;
+}
+
+/* Claim every future that workers have taken but not started (mu held):
+ * returned linked through next, each with the executor's reference. */
+static cf_future *tp_claim_batches(tp_pool *pool)
+{
+    cf_future *list = NULL;
+    for (tp_worker *w = pool->workers; w != NULL; w = w->next_worker) {
+        for (size_t i = 0; i < TP_BATCH_MAX; i++) {
+            cf_future *f = atomic_exchange_explicit(&w->batch[i], NULL, memory_order_acq_rel);
+            if (f != NULL) {
+                f->next = list;
+                list = f;
+            }
+        }
+    }
+    return list;
+}
+
+static void tp_release_all(cf_future **fs, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        cf_future_release(fs[i]);
+    *n = 0;
+}
+
+/* ---- Workers ------------------------------------------------------------------- */
+
+static void *tp_worker_main(void *arg);
+
+/* Start one worker (mu held). It starts idle, and searching unless it has an
+ * initializer to run first. Returns 0 or -errno. */
+static int tp_spawn(tp_pool *pool)
+{
+    size_t index = pool->next_index;
+    int name_len = snprintf(NULL, 0, "%s_%zu", pool->prefix, index);
+    if (name_len < 0)
+        return -EINVAL;
+    size_t origin_size = sizeof "thread " + (size_t)name_len;
+    tp_worker *w = cf__calloc(1, sizeof *w + origin_size);
+    if (w == NULL)
+        return -ENOMEM;
+    int rc = cf__cond_init(&w->wake_cond);
+    if (rc != 0) {
+        cf__free(w);
+        return rc;
+    }
+    w->pool = pool;
+    snprintf(w->origin, origin_size, "thread %s_%zu", pool->prefix, index);
+    /* Keep "_<n>" whole when the name is too long: drop the prefix's end. */
+    char suffix[24];
+    size_t suffix_len = (size_t)snprintf(suffix, sizeof suffix, "_%zu", index);
+    if (suffix_len > TP_OS_NAME_MAX)
+        suffix_len = TP_OS_NAME_MAX;
+    size_t keep = strlen(pool->prefix);
+    if (keep > TP_OS_NAME_MAX - suffix_len)
+        keep = TP_OS_NAME_MAX - suffix_len;
+    memcpy(w->os_name, pool->prefix, keep);
+    memcpy(w->os_name + keep, suffix, suffix_len);
+    w->os_name[keep + suffix_len] = '\0';
+
+    /* The new thread inherits this mask: every signal blocked, except those
+     * the CPU raises synchronously. */
+    sigset_t blocked, saved;
+    sigfillset(&blocked);
+    static const int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+    for (size_t i = 0; i < sizeof synchronous / sizeof synchronous[0]; i++)
+        sigdelset(&blocked, synchronous[i]);
+    pthread_sigmask(SIG_SETMASK, &blocked, &saved);
+    rc = pthread_create(&w->thread, NULL, tp_worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (rc != 0) {
+        pthread_cond_destroy(&w->wake_cond);
+        cf__free(w);
+        return -rc;
+    }
+    pool->next_index++;
+    w->next_worker = pool->workers;
+    pool->workers = w;
+    pool->nthreads++;
+    pool->nidle++;
+    if (pool->initializer == NULL)
+        pool->nsearching++;
+    return 0;
+}
+
+/* Break the pool after w's initializer failed with `message`: fail every
+ * queued future, refuse later submits, and let every worker exit. */
+static void tp_break(tp_pool *pool, tp_worker *w, const char *message)
+{
+    char reason[sizeof pool->broken_msg];
+    pthread_mutex_lock(&pool->mu);
+    if (!pool->broken) {
+        pool->broken = true;
+        snprintf(pool->broken_msg, sizeof pool->broken_msg, "initializer failed: %s", message);
+    }
+    atomic_store_explicit(&pool->closing, true, memory_order_relaxed);
+    memcpy(reason, pool->broken_msg, sizeof reason);
+    cf_future *list = tp_take_all(pool);
+    tp_wake_all(pool);
+    pthread_mutex_unlock(&pool->mu);
+    while (list != NULL) {
+        cf_future *f = list;
+        list = f->next;
+        f->next = NULL;
+        cf__future_fail(f, CF_EBROKEN, 0, w->origin, "%s", reason);
+        cf_future_release(f);
+    }
+}
+
+/* Run the initializer in w's thread. Returns true when it succeeded; on
+ * failure the pool is broken. It fails when it returns nonzero, or when it
+ * called cf_task_fail(). */
+static bool tp_run_initializer(tp_worker *w)
+{
+    tp_pool *pool = w->pool;
+    cf__fail_ctx ctx;
+    cf__fail_ctx_enter(&ctx);
+    int rc = pool->initializer(pool->initializer_arg);
+    cf__fail_ctx_leave(&ctx);
+    if (rc == 0 && !ctx.failed)
+        return true;
+    if (ctx.message != NULL) {
+        tp_break(pool, w, ctx.message);
+        cf__free(ctx.message);
+    } else {
+        char generic[64];
+        if (ctx.failed)
+            snprintf(generic, sizeof generic, "the initializer failed with code %d", ctx.code);
+        else
+            snprintf(generic, sizeof generic, "the initializer returned %d", rc);
+        tp_break(pool, w, generic);
+    }
+    return false;
+}
+
+/* Spin, without the lock, until work arrives, the pool closes, or time runs
+ * out. It yields the CPU between rounds: the thread it has just woken (a
+ * caller waiting for a result) is often queued on this very CPU, and must not
+ * wait for the spin to end. */
+static void tp_spin(tp_pool *pool)
+{
+    int64_t until = cf__now_ns() + TP_SPIN_NS;
+    do {
+        for (int i = 0; i < TP_SPIN_CHECKS; i++) {
+            if (tp_queued(pool) > 0 || atomic_load_explicit(&pool->closing, memory_order_relaxed))
+                return;
+            cf__cpu_relax();
+        }
+        sched_yield();
+    } while (cf__now_ns() < until);
+}
+
+static void tp_destroy(tp_pool *pool)
+{
+    for (tp_worker *w = pool->workers, *next; w != NULL; w = next) {
+        next = w->next_worker;
+        pthread_cond_destroy(&w->wake_cond);
+        cf__free(w);
+    }
+    pthread_cond_destroy(&pool->exit_cond);
+    pthread_mutex_destroy(&pool->mu);
+    cf__free(pool->prefix);
+    cf__free(pool);
+}
+
+static void *tp_worker_main(void *arg)
+{
+    tp_worker *w = arg;
+    tp_pool *pool = w->pool;
+    tp_self = w;
+    cf__future_track_callbacks(&w->in_callbacks);
+    pthread_setname_np(pthread_self(), w->os_name);
+
+    bool ready = pool->initializer == NULL || tp_run_initializer(w);
+    cf_future *finished[TP_BATCH_MAX]; /* run; the executor's references still to release */
+    size_t nfinished = 0;
+    pthread_mutex_lock(&pool->mu);
+    if (pool->initializer != NULL)
+        pool->nsearching++;
+    /* From here on (and at the top of the loop) this worker is counted idle
+     * and searching. */
+    while (ready) {
+        if (pool->head != NULL) {
+            /* Take a fair share of the queue, so that one lock hold feeds
+             * several tasks when there is a backlog. */
+            size_t n = tp_queued(pool) / pool->nthreads;
+            int64_t task_ns = atomic_load_explicit(&pool->task_ns, memory_order_relaxed);
+            if (task_ns > 0 && n > (size_t)(TP_BATCH_NS / task_ns))
+                n = (size_t)(TP_BATCH_NS / task_ns);
+            n = n < 1 ? 1 : n > TP_BATCH_MAX ? TP_BATCH_MAX : n;
+            for (size_t i = 0; i < n; i++)
+                atomic_store_explicit(&w->batch[i], tp_dequeue(pool), memory_order_relaxed);
+            atomic_store_explicit(&w->batch_left, n, memory_order_relaxed);
+            pool->nidle--;
+            pool->nsearching--;
+            tp_worker *next = NULL;
+            if (pool->head != NULL && pool->nsearching == 0 && pool->sleepers != NULL)
+                next = tp_pop_sleeper(pool);
+            pthread_mutex_unlock(&pool->mu);
+            if (next != NULL)
+                pthread_cond_signal(&next->wake_cond);
+            tp_release_all(finished, &nfinished);
+            int64_t started = cf__now_ns();
+            for (size_t i = 0; i < n; i++) {
+                cf_future *f = atomic_exchange_explicit(&w->batch[i], NULL, memory_order_acq_rel);
+                atomic_fetch_sub_explicit(&w->batch_left, 1, memory_order_relaxed);
+                if (f == NULL)
+                    continue; /* a shutdown cancelled it */
+                atomic_store_explicit(&w->current, f, memory_order_release);
+                if (cf_future_set_running(f) == 0)
+                    cf__task_run(f, w->origin);
+                finished[nfinished++] = f;
+            }
+            int64_t per_task = (cf__now_ns() - started) / (int64_t)n;
+            atomic_store_explicit(&pool->task_ns, (task_ns * 7 + per_task) / 8,
+                                  memory_order_relaxed);
+            pthread_mutex_lock(&pool->mu);
+            atomic_store_explicit(&w->current, NULL, memory_order_relaxed);
+            pool->nidle++;
+            pool->nsearching++;
+            continue;
+        }
+        if (pool->shutdown || pool->broken)
+            break;
+        if (pool->nspinning < pool->spin_limit) {
+            pool->nspinning++;
+            pthread_mutex_unlock(&pool->mu);
+            tp_release_all(finished, &nfinished);
+            tp_spin(pool);
+            pthread_mutex_lock(&pool->mu);
+            pool->nspinning--;
+            if (pool->head != NULL || pool->shutdown || pool->broken)
+                continue;
+        } else if (nfinished > 0) {
+            pthread_mutex_unlock(&pool->mu);
+            tp_release_all(finished, &nfinished);
+            pthread_mutex_lock(&pool->mu);
+            continue;
+        }
+        /* Sleep until a submit, a worker or the shutdown pops this worker. */
+        pool->nsearching--;
+        w->woken = false;
+        w->next_sleeper = pool->sleepers;
+        pool->sleepers = w;
+        while (!w->woken)
+            pthread_cond_wait(&w->wake_cond, &pool->mu);
+    }
+
+    pool->nidle--;
+    pool->nsearching--;
+    pool->nthreads--;
+    bool last = pool->nthreads == 0;
+    if (last)
+        pthread_cond_broadcast(&pool->exit_cond);
+    bool free_pool = last && pool->free_on_exit;
+    tp_self = NULL;
+    pthread_mutex_unlock(&pool->mu);
+    tp_release_all(finished, &nfinished);
+    if (free_pool)
+        tp_destroy(pool);
+    return NULL;
+}
+
+/* ---- Executor ops -------------------------------------------------------------- */
+
+static int tp_submit(cf_executor *ex, cf_future *f)
+{
+    tp_pool *pool = (tp_pool *)ex;
+    int rc;
+    pthread_mutex_lock(&pool->mu);
+    if (pool->broken) {
+        rc = cf__fail(CF_EBROKEN, "cf_submit: the pool is broken: %s", pool->broken_msg);
+        goto refused;
+    }
+    if (pool->shutdown) {
+        rc = cf__fail(CF_ESHUTDOWN, "cf_submit: the thread pool is shut down");
+        goto refused;
+    }
+    tp_enqueue(pool, cf_future_retain(f));
+    size_t queued = tp_queued(pool);
+    if (queued > pool->nidle && pool->nthreads < pool->max_workers &&
+        queued > pool->nidle + tp_count_finishing(pool)) {
+        rc = tp_spawn(pool);
+        if (rc != 0 && pool->nthreads == 0) {
+            /* Nobody could ever run it: take it back. */
+            tp_unqueue(pool, f);
+            pthread_mutex_unlock(&pool->mu);
+            cf_future_release(f);
+            return cf__fail(rc, "cf_submit: cannot start a worker thread: %s", cf_strerror(rc));
+        }
+    }
+    tp_worker *wake = NULL;
+    if (pool->nsearching == 0 && pool->sleepers != NULL)
+        wake = tp_pop_sleeper(pool);
+    pthread_mutex_unlock(&pool->mu);
+    if (wake != NULL)
+        pthread_cond_signal(&wake->wake_cond);
+    return 0;
+
+refused:
+    pthread_mutex_unlock(&pool->mu);
+    return rc;
+}
+
+static int tp_shutdown(cf_executor *ex, unsigned flags, double timeout)
+{
+    tp_pool *pool = (tp_pool *)ex;
+    int64_t deadline;
+    cf__deadline(timeout, &deadline); /* NaN was refused already */
+
+    pthread_mutex_lock(&pool->mu);
+    tp_close(pool);
+    /* Threads cannot be stopped: terminating only cancels what is pending. */
+    bool cancel = flags & (CF_SHUTDOWN_CANCEL_FUTURES | CF_SHUTDOWN_TERMINATE);
+    cf_future *cancelled = NULL;
+    if (cancel) {
+        /* What workers took but did not start is pending too: first, so
+         * that the order of the queue is kept. */
+        cancelled = tp_claim_batches(pool);
+        cf_future **end = &cancelled;
+        while (*end != NULL)
+            end = &(*end)->next;
+        *end = tp_take_all(pool);
+    }
+    pthread_mutex_unlock(&pool->mu);
+    while (cancelled != NULL) {
+        cf_future *f = cancelled;
+        cancelled = f->next;
+        f->next = NULL;
+        cf_future_cancel(f);
+        cf_future_release(f);
+    }
+
+    if (!(flags & CF_SHUTDOWN_WAIT))
+        return 0;
+    if (tp_is_own_worker(pool))
+        return cf__fail(CF_EDEADLOCK,
+                        "cf_executor_shutdown: cannot wait for the pool from one of its own "
+                        "workers (the pool is shut down)");
+    int rc = 0;
+    pthread_mutex_lock(&pool->mu);
+    while (pool->nthreads > 0) {
+        if (cf__cond_wait_until(&pool->exit_cond, &pool->mu, deadline) == ETIMEDOUT &&
+            pool->nthreads > 0) {
+            rc = cf__fail(CF_ETIMEDOUT,
+                          "cf_executor_shutdown: %zu worker(s) still running, %zu future(s) "
+                          "queued",
+                          pool->nthreads, tp_queued(pool));
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return rc;
+}
+
+static void tp_free(cf_executor *ex)
+{
+    tp_pool *pool = (tp_pool *)ex;
+    if (tp_is_own_worker(pool)) {
+        /* This thread is a live worker, so the last worker to exit is still
+         * to come: it frees the pool. */
+        pthread_mutex_lock(&pool->mu);
+        tp_close(pool);
+        pool->free_on_exit = true;
+        for (tp_worker *w = pool->workers; w != NULL; w = w->next_worker)
+            pthread_detach(w->thread);
+        pthread_mutex_unlock(&pool->mu);
+        return;
+    }
+    tp_shutdown(ex, CF_SHUTDOWN_WAIT, CF_FOREVER);
+    /* Every worker has exited its loop; none starts any more. */
+    for (tp_worker *w = pool->workers; w != NULL; w = w->next_worker)
+        pthread_join(w->thread, NULL);
+    tp_destroy(pool);
+}
+
+static size_t tp_max_workers(const cf_executor *ex)
+{
+    return ((const tp_pool *)ex)->max_workers;
+}
+
+static const cf__executor_ops tp_ops = {
+    .kind = "thread_pool",
+    .shares_memory = true,
+    .submit = tp_submit,
+    .shutdown = tp_shutdown,
+    .free = tp_free,
+    .max_workers = tp_max_workers,
+};
+
+int cf_thread_pool_new(cf_executor **out, const cf_thread_pool_options *opts)
+{
+    if (out == NULL)
+        return cf__fail(CF_EINVAL, "cf_thread_pool_new: NULL out");
+    *out = NULL;
+    static const cf_thread_pool_options defaults = {0};
+    if (opts == NULL)
+        opts = &defaults;
+
+    tp_pool *pool = cf__calloc(1, sizeof *pool);
+    if (pool == NULL)
+        return cf__fail(-ENOMEM, "cf_thread_pool_new: out of memory");
+    pool->base.ops = &tp_ops;
+    pool->max_workers = opts->max_workers > 0 ? opts->max_workers : tp_default_max_workers();
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    pool->spin_limit = cpus > 1 ? (size_t)cpus / 2 : 0;
+    pool->initializer = opts->initializer;
+    pool->initializer_arg = opts->initializer_arg;
+    pool->prefix = cf__strdup(opts->thread_name_prefix != NULL ? opts->thread_name_prefix : "cf");
+    atomic_init(&pool->queued, 0);
+    atomic_init(&pool->closing, false);
+    if (pool->prefix == NULL) {
+        cf__free(pool);
+        return cf__fail(-ENOMEM, "cf_thread_pool_new: out of memory");
+    }
+
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    int rc = -pthread_mutex_init(&pool->mu, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (rc != 0) {
+        cf__free(pool->prefix);
+        cf__free(pool);
+        return cf__fail(rc, "cf_thread_pool_new: cannot create a mutex");
+    }
+    rc = cf__cond_init(&pool->exit_cond);
+    if (rc != 0) {
+        pthread_mutex_destroy(&pool->mu);
+        cf__free(pool->prefix);
+        cf__free(pool);
+        return cf__fail(rc, "cf_thread_pool_new: cannot create a condition variable");
+    }
+    *out = &pool->base;
+    return 0;
+}
