@@ -1,0 +1,161 @@
+/* wire.h: the messages a process pool and its workers exchange (private).
+ *
+ * Each message is one frame (frame.h) whose payload is a MessagePack array
+ * [version, type, fields...]; doc/wire-format.md gives every byte. Arguments
+ * and results travel as the task's declaration says (cf_task: params, offsets,
+ * result), and a task is named by its registered name, never by an address.
+ *
+ * Encoding appends one whole frame to a cf__frame_out (on failure nothing is
+ * appended). Decoding is two steps: cf__wire_open() reads the header of a
+ * payload (version, type, request id), so that the receiver can find what the
+ * message is about (the future behind a RESULT), then one cf__wire_decode_*()
+ * for that type reads and checks the rest.
+ *
+ * Decoding trusts nothing: a payload that is not exactly one well-formed
+ * message of the expected type, whose values do not match the declaration
+ * (count, kind, range, size) or that carries bytes after the message fails
+ * with CF_EDECODE and a cf_last_error() message saying where and why.
+ *
+ * Decoded strings live in the decoder's arena, and decoded byte buffers point
+ * into the payload itself: both stay valid until the next decode with the same
+ * decoder and while the payload's memory is untouched (for a cf__frame_in
+ * payload: until the reassembler's buffer next moves). Copy what must live
+ * longer (cf__future_finish_from_slot does, for a result).
+ *
+ * An encoder needs no state beyond the cf__frame_out; a decoder is one
+ * cf__wire_decoder per receiving thread. Neither allocates per message once
+ * its buffers have grown to the largest message seen.
+ */
+#ifndef CF_WIRE_H
+#define CF_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cfutures.h>
+
+#include "frame.h"
+
+/* The version every message carries. A decoder accepts only its own. */
+#define CF__WIRE_VERSION 1
+
+/* Message types (the second element of every message). */
+enum {
+    CF__WIRE_HELLO = 1,    /* worker -> parent: started, initializer's outcome */
+    CF__WIRE_CALL = 2,     /* parent -> worker: run a task */
+    CF__WIRE_RESULT = 3,   /* worker -> parent: a task's result */
+    CF__WIRE_FAILED = 4,   /* worker -> parent: a task failed */
+    CF__WIRE_SHUTDOWN = 5, /* parent -> worker: finish and exit */
+};
+
+/* "HELLO", "CALL", ...; "unknown" for any other value. Never fails. */
+const char *cf__wire_type_name(uint32_t type);
+
+/* ---- Encoding ---------------------------------------------------------------- */
+
+/* CALL: run `task` on the packed argument block `args` (its layout is the
+ * task's: offsets, params; NULL when the task has no parameters), answering
+ * with request id `id`. Strings and byte buffers are copied into the frame.
+ * Errors: CF_EUNSUPPORTED (a raw pointer parameter), CF_EINVAL (NULL task, NULL
+ * args for a task with parameters, a cf_bytes with NULL data and a nonzero
+ * length), CF_ETOOBIG (the message is larger than out's limit), -ENOMEM. */
+int cf__wire_encode_call(cf__frame_out *out, uint64_t id, const cf_task *task, const void *args);
+
+/* RESULT: the value the task wrote into its result slot (`slot` holds a C
+ * object of type task->result; ignored, may be NULL, for a void result).
+ * Errors: CF_EUNSUPPORTED (a raw pointer result), CF_EINVAL (NULL task, NULL
+ * slot for a non-void result, bytes with NULL data and a nonzero length),
+ * CF_ETOOBIG, -ENOMEM. A worker whose result is too big answers with FAILED
+ * (CF_ETOOBIG) instead. */
+int cf__wire_encode_result(cf__frame_out *out, uint64_t id, const cf_task *task,
+                           const void *slot);
+
+/* FAILED: request `id` failed with `code` (negative: CF_ETASK when the task
+ * called cf_task_fail(), or the library's reason), `detail` (the code given to
+ * cf_task_fail) and `message` (NULL for none).
+ * Errors: CF_EINVAL (code >= 0), CF_ETOOBIG, -ENOMEM. */
+int cf__wire_encode_failed(cf__frame_out *out, uint64_t id, int code, int detail,
+                           const char *message);
+
+/* HELLO: a worker's first message. */
+typedef struct cf__wire_hello {
+    int32_t pid;          /* the worker's process id (> 0) */
+    int code;             /* 0: ready; < 0: the initializer failed (CF_EBROKEN) */
+    int detail;           /* with a failure: the code given to cf_task_fail, or
+                             the initializer's return value; else 0 */
+    const char *message;  /* with a failure: what it said (or NULL); else NULL */
+} cf__wire_hello;
+
+/* Errors: CF_EINVAL (pid <= 0, code > 0, a ready HELLO with a detail or a
+ * message), CF_ETOOBIG, -ENOMEM. */
+int cf__wire_encode_hello(cf__frame_out *out, const cf__wire_hello *hello);
+
+/* SHUTDOWN: the worker finishes the calls it has received, then exits.
+ * Errors: -ENOMEM. */
+int cf__wire_encode_shutdown(cf__frame_out *out);
+
+/* ---- Decoding ---------------------------------------------------------------- */
+
+/* A message whose header has been read. */
+typedef struct cf__wire_msg {
+    const uint8_t *payload;
+    size_t len;
+    size_t body;    /* offset of the first field after the header */
+    uint32_t type;  /* CF__WIRE_* */
+    uint64_t id;    /* request id (CALL, RESULT, FAILED); 0 for the others */
+} cf__wire_msg;
+
+/* Read the header of a payload: version, type, field count, request id.
+ * A SHUTDOWN is complete after this; every other type needs its decode call.
+ * Errors: CF_EDECODE (not a message of this version). */
+int cf__wire_open(cf__wire_msg *msg, const void *payload, size_t len);
+
+/* Decoding state: the arena behind decoded strings, and the argument block
+ * (also scratch space for a large result). */
+typedef struct cf__wire_decoder {
+    char *arena;            /* decoded strings, NUL-terminated */
+    size_t arena_len;
+    size_t arena_cap;
+    void *block_mem;        /* allocation behind the argument block */
+    size_t block_mem_size;
+} cf__wire_decoder;
+
+/* An empty decoder (allocates nothing yet); free releases its memory and
+ * leaves it empty. Never fail. */
+void cf__wire_decoder_init(cf__wire_decoder *dec);
+void cf__wire_decoder_free(cf__wire_decoder *dec);
+
+/* CALL: find the task by name (cf_task_find) and fill a fresh argument block
+ * with the decoded arguments, in the task's layout: *args is ready for
+ * task->call (NULL when the task has no parameters). The block and the
+ * strings it points to belong to the decoder (see the top of this file).
+ * Errors: CF_EDECODE (not a CALL, malformed, or the arguments do not match the
+ * task's declaration, including any raw pointer parameter), CF_ENOTFOUND and
+ * CF_EAMBIGUOUS (from cf_task_find), -ENOMEM. */
+int cf__wire_decode_call(cf__wire_decoder *dec, const cf__wire_msg *msg, const cf_task **task,
+                         void **args);
+
+/* RESULT: decode the value into `slot`, a C object of type task->result (the
+ * task behind msg->id, as the caller knows it; slot may be NULL for a void
+ * result). A string or byte buffer result is stored as a pointer into the
+ * decoder's memory or the payload (see the top of this file).
+ * Errors: CF_EDECODE (not a RESULT, malformed, or not a value of the declared
+ * type), CF_EINVAL (NULL task, NULL slot with a non-void result), -ENOMEM. */
+int cf__wire_decode_result(cf__wire_decoder *dec, const cf__wire_msg *msg, const cf_task *task,
+                           void *slot);
+
+/* FAILED: what cf__wire_encode_failed() sent (message NULL when none).
+ * Errors: CF_EDECODE, -ENOMEM. */
+typedef struct cf__wire_failure {
+    int code;
+    int detail;
+    const char *message;
+} cf__wire_failure;
+
+int cf__wire_decode_failed(cf__wire_decoder *dec, const cf__wire_msg *msg,
+                           cf__wire_failure *failure);
+
+/* HELLO: what cf__wire_encode_hello() sent. Errors: CF_EDECODE, -ENOMEM. */
+int cf__wire_decode_hello(cf__wire_decoder *dec, const cf__wire_msg *msg, cf__wire_hello *hello);
+
+#endif
