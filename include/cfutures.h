@@ -11,5 +11,6 @@
 #include "cfutures/wait.h"
 #include "cfutures/executor.h"
 #include "cfutures/thread_pool.h"
+#include "cfutures/process_pool.h"
 
 #endif

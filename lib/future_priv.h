@@ -100,7 +100,9 @@ int cf__future_fail(cf_future *f, int code, int detail, const char *origin, cons
  * executor frees its canceller only once busy is back to 0. */
 typedef struct cf__canceller {
     /* Stop f (RUNNING) and make it CANCELLED (cf__future_force_cancel).
-     * Returns true when f is cancelled. Called without library locks held. */
+     * Returns true when f is cancelled. Called without library locks held,
+     * but with `busy` raised: f's done-callbacks may run inside this call,
+     * so an executor must never wait for busy == 0 from one of them. */
     bool (*cancel_running)(struct cf__canceller *self, cf_future *f);
     _Atomic uint32_t busy;
 } cf__canceller;
