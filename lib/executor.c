@@ -52,8 +52,8 @@ static int refuse_raw_pointers(const char *caller, const cf_executor *ex, const 
     return 0;
 }
 
-static int submit_task(const char *caller, cf_future **fut, cf_executor *ex, const cf_task *task,
-                       const void *args)
+static int submit_task(const char *caller, cf_future **fut, cf_executor *ex,
+                       const cf_submit_options *opts, const cf_task *task, const void *args)
 {
     if (fut != NULL)
         *fut = NULL;
@@ -68,12 +68,14 @@ static int submit_task(const char *caller, cf_future **fut, cf_executor *ex, con
     if (!ex->ops->shares_memory && (rc = refuse_raw_pointers(caller, ex, task)) != 0)
         return rc;
     cf_future *f;
-    rc = cf__future_new_for_task(&f, task, args);
+    if (opts != NULL && isnan(opts->timeout))
+        return cf__fail(CF_EINVAL, "%s: NaN timeout for task '%s'", caller, task->name);
+    rc = cf__future_new_for_task(&f, task, args, ex->ops->future_extra);
     if (rc == -ENOMEM)
         return cf__fail(rc, "%s: no memory for a future of task '%s'", caller, task->name);
     if (rc != 0)
         return rc; /* a malformed argument: cf_last_error() says which */
-    rc = ex->ops->submit(ex, f);
+    rc = ex->ops->submit(ex, f, opts);
     if (rc != 0) {
         cf_future_release(f);
         return rc;
@@ -85,9 +87,10 @@ static int submit_task(const char *caller, cf_future **fut, cf_executor *ex, con
     return 0;
 }
 
-int cf__submit_task(cf_future **fut, cf_executor *ex, const cf_task *task, const void *args)
+int cf__submit_task(cf_future **fut, cf_executor *ex, const cf_submit_options *opts,
+                    const cf_task *task, const void *args)
 {
-    return submit_task("cf_submit", fut, ex, task, args);
+    return submit_task("cf_submit", fut, ex, opts, task, args);
 }
 
 /* "double", or "struct of 24 bytes" when only the size tells two types apart. */
@@ -124,7 +127,7 @@ int cf_submit_values(cf_future **fut, cf_executor *ex, const cf_task *task, cons
                         describe_type(args[i].type, task->params[i], got, sizeof got));
     }
     if (nargs == 0)
-        return submit_task(caller, fut, ex, task, NULL);
+        return submit_task(caller, fut, ex, NULL, task, NULL);
 
     alignas(max_align_t) unsigned char small[CF__SMALL_ARGS];
     size_t align = task->args_align > 0 ? task->args_align : 1;
@@ -144,7 +147,7 @@ int cf_submit_values(cf_future **fut, cf_executor *ex, const cf_task *task, cons
                           task->name, cf_kind_name(task->params[i].kind));
     }
     if (rc == 0)
-        rc = submit_task(caller, fut, ex, task, block);
+        rc = submit_task(caller, fut, ex, NULL, task, block);
     cf__free(heap);
     return rc;
 }

@@ -12,11 +12,15 @@
 typedef struct cf__executor_ops {
     const char *kind;     /* "thread_pool", "process_pool" */
     bool shares_memory;   /* raw pointer arguments allowed */
-    /* Queue f (PENDING, refs held by the caller). On success the executor
-     * takes a reference of its own (cf_future_retain) and will complete or
-     * cancel f. On failure it keeps nothing and returns the error
-     * (CF_ESHUTDOWN, CF_EBROKEN, -EAGAIN, ...) with cf_last_error() set. */
-    int (*submit)(cf_executor *ex, cf_future *f);
+    /* Bytes of scratch the executor wants in each of its futures
+     * (cf__future_extra), zeroed; 0 for none. */
+    size_t future_extra;
+    /* Queue f (PENDING, refs held by the caller). `opts` is NULL or checked
+     * (no NaN). On success the executor takes a reference of its own
+     * (cf_future_retain) and will complete or cancel f. On failure it keeps
+     * nothing and returns the error (CF_ESHUTDOWN, CF_EBROKEN, -EAGAIN,
+     * CF_EUNSUPPORTED, ...) with cf_last_error() set. */
+    int (*submit)(cf_executor *ex, cf_future *f, const cf_submit_options *opts);
     /* Flags and timeout already validated. */
     int (*shutdown)(cf_executor *ex, unsigned flags, double timeout);
     /* Shut down (wait, no limit) and free; see cf_executor_free. */

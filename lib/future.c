@@ -128,33 +128,51 @@ static size_t cf__slot_size(const cf_task *task)
     return cf__align_up(task->result.size ? task->result.size : 1, 8);
 }
 
-int cf__future_new_for_task(cf_future **out, const cf_task *task, const void *args)
+/* The executor's scratch sits after the result slot, before the copies. */
+static size_t cf__extra_offset(const cf_task *task)
 {
-    /* Strings and byte buffers are copied behind the slot. */
-    size_t extra = 0;
+    return cf__slot_offset(task) + cf__slot_size(task);
+}
+
+void *cf__future_extra(cf_future *f)
+{
+    if (f->task == NULL || f->extra_size == 0)
+        return NULL;
+    return (char *)f + cf__extra_offset(f->task);
+}
+
+int cf__future_new_for_task(cf_future **out, const cf_task *task, const void *args,
+                            size_t extra)
+{
+    /* Strings and byte buffers are copied behind the slot (and the scratch). */
+    size_t strings = 0;
     for (uint32_t i = 0; i < task->nparams; i++) {
         const char *p = (const char *)args + task->offsets[i];
         if (task->params[i].kind == CF_KIND_STR) {
             const char *s;
             memcpy(&s, p, sizeof s);
             if (s != NULL)
-                extra += strlen(s) + 1;
+                strings += strlen(s) + 1;
         } else if (task->params[i].kind == CF_KIND_BYTES) {
             cf_bytes b;
             memcpy(&b, p, sizeof b);
             if (b.data == NULL && b.len > 0)
                 return cf__fail(CF_EINVAL, "argument %u of task '%s': %zu bytes at NULL", i + 1,
                                 task->name, b.len);
-            extra += b.len;
+            strings += b.len;
         }
     }
-    size_t copies = cf__slot_offset(task) + cf__slot_size(task);
-    size_t size = copies + extra;
+    size_t extra_size = cf__align_up(extra, 8);
+    size_t copies = cf__extra_offset(task) + extra_size;
+    size_t size = copies + strings;
     cf_future *f = cf__alloc(size);
     if (f == NULL)
         return -ENOMEM;
     cf__future_init(f, size);
     f->task = task;
+    f->extra_size = (uint16_t)extra_size;
+    if (extra_size > 0)
+        memset((char *)f + cf__extra_offset(task), 0, extra_size);
     f->result_type = task->result;
     f->result = (char *)f + cf__slot_offset(task);
     char *block = (char *)f + cf__args_offset(task);

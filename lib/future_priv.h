@@ -41,7 +41,8 @@ struct cf_future {
     void *result;                    /* the result's bytes: slot, or heap for user futures */
     cf_type result_type;
     uint32_t alloc_size;             /* size of this allocation (for sized free) */
-    uint32_t flags;                  /* CF__FF_* */
+    uint16_t flags;                  /* CF__FF_* */
+    uint16_t extra_size;             /* bytes of executor scratch (cf__future_extra) */
     void *exec_data;                 /* the executor's, while the future is not done */
 };
 
@@ -72,10 +73,16 @@ void cf__future_unlisten(cf_future *f, cf__listener *l);
 /* ---- Executors ------------------------------------------------------------ */
 
 /* Allocate a pending future for `task` with its argument block copied from
- * `args` (deep-copying strings and byte buffers). refs = 1.
+ * `args` (deep-copying strings and byte buffers), and `extra` bytes of
+ * scratch for its executor. refs = 1.
  * Returns 0, -ENOMEM, or CF_EINVAL (a byte buffer with a length but no data;
  * cf_last_error() says which argument). */
-int cf__future_new_for_task(cf_future **out, const cf_task *task, const void *args);
+int cf__future_new_for_task(cf_future **out, const cf_task *task, const void *args,
+                            size_t extra);
+
+/* The `extra` zeroed bytes (8-byte aligned) an executor asked for when the
+ * future was made (cf__executor_ops.future_extra); NULL if none. */
+void *cf__future_extra(cf_future *f);
 
 /* The packed argument block, and the slot the task's result is written to. */
 void *cf__future_args(cf_future *f);

@@ -316,6 +316,16 @@ static const char *cf__describe_exit(int status, char *buf, size_t n, int *detai
     return buf;
 }
 
+/* A call's time limit in ns, 0 for none: its own (cf_submit_with), else the
+ * pool's. */
+static int64_t cf__pp_limit_of(const cf__process_pool *p, cf_future *f)
+{
+    int64_t own = *(const int64_t *)cf__future_extra(f);
+    if (own != 0)
+        return own < 0 ? 0 : own;
+    return (int64_t)(p->task_timeout * 1e9);
+}
+
 /* Fail or cancel f, the call w's death is about: why the pool killed it
  * (`reason`), or a crash (reason 0). */
 static void cf__pw_settle_call(cf__process_pool *p, cf__pworker *w, cf_future *f, int reason,
@@ -327,7 +337,7 @@ static void cf__pw_settle_call(cf__process_pool *p, cf__pworker *w, cf_future *f
     case CF_ETASKTIMEOUT:
         snprintf(msg, sizeof msg,
                  "task '%s' ran past its time limit of %g s; its worker (%s) was killed", task,
-                 p->task_timeout, w->origin);
+                 (double)cf__pp_limit_of(p, f) / 1e9, w->origin);
         cf__pp_fail(p, f, CF_ETASKTIMEOUT, 0, w->origin, msg);
         break;
     case CF_ETERMINATED:
@@ -773,13 +783,30 @@ static bool cf__pw_stop_cancelled(cf__process_pool *p, cf__pworker *w, uint64_t 
     return false;
 }
 
+/* The call in flight on w with request id `id` (ids grow along the ring),
+ * or NULL. */
+static cf_future *cf__pw_call(const cf__pworker *w, uint64_t id)
+{
+    unsigned lo = 0, hi = w->count;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        uint64_t at = w->ids[(w->first + mid) % CF__PP_PIPELINE];
+        if (at == id)
+            return w->flight[(w->first + mid) % CF__PP_PIPELINE];
+        if (at < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 /* Kill the workers whose running call must stop: it was cancelled, or it ran
  * past its time limit (measured from when its worker started it, as its
  * beacon says). Returns the next time to look again, or CF__NO_DEADLINE. */
 static int64_t cf__pp_check_running(cf__process_pool *p, bool cancels)
 {
     int64_t next = CF__NO_DEADLINE, now = cf__now_ns();
-    int64_t limit = (int64_t)(p->task_timeout * 1e9);
     bool cancels_left = false;
     for (size_t i = 0; i < p->max_workers; i++) {
         cf__pworker *w = &p->workers[i];
@@ -792,12 +819,15 @@ static int64_t cf__pp_check_running(cf__process_pool *p, bool cancels)
         uint64_t last = w->ids[(w->first + w->count - 1) % CF__PP_PIPELINE];
         if (cancels && cf__pw_stop_cancelled(p, w, finished))
             cancels_left = true;
-        if (w->doomed || limit <= 0 || finished >= last)
+        if (w->doomed || finished >= last)
             continue;
         /* A call runs since `since`; or, between calls, the next starts soon. */
-        int64_t deadline = started > finished && started >= w->ids[w->first]
-                               ? since + limit
-                               : now + limit;
+        bool running = started > finished && started >= w->ids[w->first];
+        cf_future *call = running ? cf__pw_call(w, started) : w->flight[w->first];
+        int64_t limit = call != NULL ? cf__pp_limit_of(p, call) : 0;
+        if (limit <= 0)
+            continue;
+        int64_t deadline = running ? since + limit : now + limit;
         if (deadline <= now)
             cf__pw_kill(p, w, CF_ETASKTIMEOUT, started);
         else if (deadline < next)
@@ -970,9 +1000,13 @@ static void *cf__pp_dispatch(void *arg)
 
 /* ---- Executor operations ------------------------------------------------------------------- */
 
-static int cf__pp_submit(cf_executor *ex, cf_future *f)
+static int cf__pp_submit(cf_executor *ex, cf_future *f, const cf_submit_options *opts)
 {
     cf__process_pool *p = (cf__process_pool *)ex;
+    /* The call's own time limit, in its scratch: 0 the pool's, -1 none. */
+    if (opts != NULL && opts->timeout != 0)
+        *(int64_t *)cf__future_extra(f) =
+            opts->timeout < 0 || opts->timeout > 1e9 ? -1 : (int64_t)(opts->timeout * 1e9) + 1;
     pthread_mutex_lock(&p->mu);
     if (p->shutdown) {
         pthread_mutex_unlock(&p->mu);
@@ -1150,6 +1184,7 @@ static size_t cf__pp_max_workers(const cf_executor *ex)
 static const cf__executor_ops cf__process_pool_ops = {
     .kind = "process_pool",
     .shares_memory = false,
+    .future_extra = sizeof(int64_t), /* the call's own time limit */
     .submit = cf__pp_submit,
     .shutdown = cf__pp_shutdown,
     .free = cf__pp_free,

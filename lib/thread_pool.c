@@ -518,10 +518,14 @@ static void *tp_worker_main(void *arg)
 
 /* ---- Executor ops -------------------------------------------------------------- */
 
-static int tp_submit(cf_executor *ex, cf_future *f)
+static int tp_submit(cf_executor *ex, cf_future *f, const cf_submit_options *opts)
 {
     tp_pool *pool = (tp_pool *)ex;
     int rc;
+    if (opts != NULL && opts->timeout != 0)
+        return cf__fail(CF_EUNSUPPORTED,
+                        "cf_submit: a thread pool cannot stop a running task, so it takes no "
+                        "time limit (use a process pool)");
     pthread_mutex_lock(&pool->mu);
     if (pool->broken) {
         rc = cf__fail(CF_EBROKEN, "cf_submit: the pool is broken: %s", pool->broken_msg);

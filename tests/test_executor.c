@@ -534,8 +534,9 @@ typedef struct fake_executor {
     bool freed;
 } fake_executor;
 
-static int fake_submit(cf_executor *ex, cf_future *f)
+static int fake_submit(cf_executor *ex, cf_future *f, const cf_submit_options *opts)
 {
+    (void)opts;
     fake_executor *fx = (fake_executor *)ex;
     fx->submits++;
     if (fx->submit_rc != 0)

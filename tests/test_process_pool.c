@@ -1328,6 +1328,43 @@ START_TEST(process_pool_task_timeout)
 }
 END_TEST
 
+/* cf_submit_with: a call's own time limit, and lifting the pool's. */
+START_TEST(process_pool_submit_timeout)
+{
+    chan started = new_chan(), go = new_chan();
+    cf_executor *ex = new_pool(&(cf_process_pool_options){.max_workers = 1});
+    cf_future *stuck, *bad = (cf_future *)&bad;
+    ck_assert_int_eq(cf_submit_with(&bad, ex, &(cf_submit_options){.timeout = NAN}, add_one, 1),
+                     CF_EINVAL);
+    ck_assert_ptr_null(bad);
+    ck_assert_int_eq(
+        cf_submit_with(&stuck, ex, &(cf_submit_options){.timeout = 0.5}, hang, started.wr), 0);
+    pid_t victim = read_i32(started.rd);
+    const cf_error *e = expect_failure(stuck, CF_ETASKTIMEOUT);
+    ck_assert_ptr_nonnull(strstr(e->message, "time limit of 0.5 s"));
+    expect_origin_is(e, victim);
+    cf_future_release(stuck);
+    cf_executor_free(ex);
+
+    /* CF_FOREVER lifts the pool's limit for that call only. */
+    ex = new_pool(&(cf_process_pool_options){.max_workers = 1, .task_timeout = 0.2});
+    cf_future *patient;
+    ck_assert_int_eq(cf_submit_with(&patient, ex, &(cf_submit_options){.timeout = CF_FOREVER},
+                                    gate, started.wr, go.rd),
+                     0);
+    (void)read_i32(started.rd);
+    /* Five times the pool's limit later it still runs. */
+    ck_assert_int_eq(cf_future_wait(patient, 1.0), CF_ETIMEDOUT);
+    write_all(go.wr, "x", 1);
+    ck_assert_int_eq(cf_future_wait(patient, DEADLINE_S), 0);
+    ck_assert_ptr_null(cf_future_error(patient));
+    cf_future_release(patient);
+    cf_executor_free(ex);
+    close_chan(started);
+    close_chan(go);
+}
+END_TEST
+
 START_TEST(process_pool_rejects_nan_timeout)
 {
     cf_executor *ex = (cf_executor *)&ex;
@@ -2089,6 +2126,7 @@ static Suite *process_pool_suite(void)
     tcase_add_test(tc, process_pool_cancel_running_queued_in_worker);
     tcase_add_test(tc, process_pool_cancel_running_races_answers);
     tcase_add_test(tc, process_pool_task_timeout);
+    tcase_add_test(tc, process_pool_submit_timeout);
     tcase_add_test(tc, process_pool_task_timeout_with_answers_held);
     tcase_add_test(tc, process_pool_cancel_running_with_answers_held);
     tcase_add_test(tc, process_pool_shutdown_idempotent);

@@ -379,6 +379,25 @@ START_TEST(thread_pool_blocking_callback_does_not_starve)
 }
 END_TEST
 
+/* A thread pool cannot stop a running task: it refuses a time limit. */
+START_TEST(thread_pool_refuses_submit_timeout)
+{
+    cf_executor *ex = new_pool_of(1);
+    cf_future *f = (cf_future *)&f;
+    ck_assert_int_eq(cf_submit_with(&f, ex, &(cf_submit_options){.timeout = 1.0}, answer),
+                     CF_EUNSUPPORTED);
+    ck_assert_ptr_null(f);
+    ck_assert_int_eq(cf_submit_with(&f, ex, &(cf_submit_options){.timeout = CF_FOREVER}, answer),
+                     CF_EUNSUPPORTED);
+    ck_assert_int_eq(cf_submit_with(&f, ex, &(cf_submit_options){0}, answer), 0);
+    int v = 0;
+    ck_assert_int_eq(cf_future_result(f, &v, DEADLINE_S), 0);
+    ck_assert_int_eq(v, 42);
+    cf_future_release(f);
+    cf_executor_free(ex);
+}
+END_TEST
+
 START_TEST(thread_pool_thread_names)
 {
     cf_executor *ex = new_pool(
@@ -1175,6 +1194,7 @@ static Suite *thread_pool_suite(void)
     tcase_add_test(tc, thread_pool_never_more_than_max_workers);
     tcase_add_test(tc, thread_pool_reuses_idle_worker);
     tcase_add_test(tc, thread_pool_blocking_callback_does_not_starve);
+    tcase_add_test(tc, thread_pool_refuses_submit_timeout);
     tcase_add_test(tc, thread_pool_thread_names);
     tcase_add_test(tc, thread_pool_workers_block_async_signals);
     tcase_add_test(tc, thread_pool_initializer_runs_once_per_worker);

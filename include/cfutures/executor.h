@@ -28,6 +28,17 @@ enum {
     CF_SHUTDOWN_TERMINATE = 1u << 2,
 };
 
+/* Settings for one submit (cf_submit_with). Zero-initialise for the defaults. */
+typedef struct cf_submit_options {
+    /* Seconds the task may run once started, after which the executor stops
+     * it and its future fails with CF_ETASKTIMEOUT. 0: the executor's default
+     * (process pools: cf_process_pool_options.task_timeout); CF_FOREVER (any
+     * negative value): no limit, whatever the default. Only executors that
+     * can stop a running task take a limit: a thread pool refuses any
+     * nonzero value with CF_EUNSUPPORTED. NaN: CF_EINVAL. */
+    double timeout;
+} cf_submit_options;
+
 CF_BEGIN_DECLS
 
 /* Submit `task(args...)`: cf_submit(&f, ex, task, args...).
@@ -43,14 +54,20 @@ CF_BEGIN_DECLS
  *   CF_EUNSUPPORTED (a raw pointer on an executor that does not share memory),
  *   CF_EINVAL (NULL ex; a cf_bytes argument with a length but NULL data),
  *   -ENOMEM, -EAGAIN (no worker could be started). */
-#define cf_submit(fut, ex, ...)                                                    \
+#define cf_submit(fut, ex, ...) cf_submit_with(fut, ex, NULL, __VA_ARGS__)
+
+/* cf_submit with settings for this submit (NULL: the defaults):
+ * cf_submit_with(&f, ex, &(cf_submit_options){.timeout = 2.0}, task, args...).
+ * Errors: as cf_submit, plus CF_EINVAL (a NaN timeout) and CF_EUNSUPPORTED (a
+ * time limit on an executor that cannot stop a running task). */
+#define cf_submit_with(fut, ex, opts, ...)                                         \
     (__extension__({                                                               \
         _Pragma("GCC diagnostic push")                                             \
         _Pragma("GCC diagnostic error \"-Wint-conversion\"")                       \
         _Pragma("GCC diagnostic error \"-Wincompatible-pointer-types\"")           \
         _Pragma("GCC diagnostic error \"-Wimplicit-function-declaration\"")        \
-        int cf__rc_ = CF__CAT(cf__submit_, CF__FIRST(__VA_ARGS__))((fut), (ex),    \
-                                                                   __VA_ARGS__);   \
+        int cf__rc_ = CF__CAT(cf__submit_, CF__FIRST(__VA_ARGS__))((opts), (fut),  \
+                                                                   (ex), __VA_ARGS__); \
         _Pragma("GCC diagnostic pop") cf__rc_;                                     \
     }))
 
