@@ -497,14 +497,16 @@ int cf_future_set_running(cf_future *f)
     }
 }
 
-bool cf_future_cancel(cf_future *f)
+/* Move f to CANCELLED from PENDING (and from RUNNING when `running` is
+ * allowed), then tell its listeners. True when f is now cancelled. */
+static bool cf__cancel(cf_future *f, bool running)
 {
     uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
     for (;;) {
         uint32_t st = old & CF__ST_MASK;
         if (st == CF__ST_CANCELLED)
             return true;
-        if (st != CF__ST_PENDING)
+        if (st != CF__ST_PENDING && !(running && st == CF__ST_RUNNING))
             return false;
         if (atomic_compare_exchange_weak_explicit(&f->state, &old,
                                                   (old & ~(uint32_t)CF__ST_MASK) |
@@ -517,24 +519,14 @@ bool cf_future_cancel(cf_future *f)
     return true;
 }
 
+bool cf_future_cancel(cf_future *f)
+{
+    return cf__cancel(f, false);
+}
+
 bool cf__future_force_cancel(cf_future *f)
 {
-    uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
-    for (;;) {
-        uint32_t st = old & CF__ST_MASK;
-        if (st == CF__ST_CANCELLED)
-            return true;
-        if (st != CF__ST_PENDING && st != CF__ST_RUNNING)
-            return false;
-        if (atomic_compare_exchange_weak_explicit(&f->state, &old,
-                                                  (old & ~(uint32_t)CF__ST_MASK) |
-                                                      CF__ST_CANCELLED,
-                                                  memory_order_acq_rel, memory_order_relaxed))
-            break;
-    }
-    if (old & CF__ST_LISTENERS)
-        cf__notify(f);
-    return true;
+    return cf__cancel(f, true);
 }
 
 void cf__future_set_canceller(cf_future *f, cf__canceller *c)
