@@ -3,11 +3,14 @@
  * Design notes: CF_TASK registers each descriptor from a load-time
  * constructor (and unregisters it from a destructor, for dlclose). The
  * registry is a singly linked list through cf_task.cf__next under one mutex;
- * it changes only at load and unload, so lookups are rare and cheap enough.
+ * it changes only at load and unload. A generation number, bumped by every
+ * change, lets hot paths (the process pool's workers) remember lookups and
+ * trust them for as long as the generation stays the same.
  */
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "error_priv.h"
@@ -15,12 +18,20 @@
 
 static pthread_mutex_t cf__registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static cf_task *cf__registry;
+/* Bumped (under the mutex) by every change to the registry. */
+static _Atomic uint64_t cf__registry_gen = 1;
+
+uint64_t cf__task_registry_generation(void)
+{
+    return atomic_load_explicit(&cf__registry_gen, memory_order_acquire);
+}
 
 void cf__task_register(cf_task *task)
 {
     pthread_mutex_lock(&cf__registry_mu);
     task->cf__next = cf__registry;
     cf__registry = task;
+    atomic_fetch_add_explicit(&cf__registry_gen, 1, memory_order_release);
     pthread_mutex_unlock(&cf__registry_mu);
 }
 
@@ -33,6 +44,7 @@ void cf__task_unregister(cf_task *task)
             break;
         }
     }
+    atomic_fetch_add_explicit(&cf__registry_gen, 1, memory_order_release);
     pthread_mutex_unlock(&cf__registry_mu);
 }
 

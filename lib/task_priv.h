@@ -24,6 +24,11 @@ void cf__fail_ctx_leave(cf__fail_ctx *ctx);
  * ("thread cf_3"). f must be RUNNING (cf_future_set_running succeeded). */
 void cf__task_run(cf_future *f, const char *origin);
 
+/* A number that changes whenever a task is registered or unregistered, so
+ * that a lookup remembered under one generation is known to be still valid
+ * while the generation is the same. */
+uint64_t cf__task_registry_generation(void);
+
 /* Validate a descriptor: the shape CF_TASK makes. Returns 0 or CF_EINVAL
  * (with cf_last_error() set). */
 int cf__task_check(const cf_task *task);

@@ -21,9 +21,9 @@
  *   copied: they point into the payload. While a CALL's arguments are decoded
  *   the arena may move, so string arguments are recorded as arena offsets and
  *   turned into pointers at the end.
- * - Tasks are looked up with cf_task_find() on every CALL: the registry can
- *   change (dlopen / dlclose), so no descriptor is remembered between
- *   messages.
+ * - Tasks named by CALLs are found with cf_task_find() and remembered in a
+ *   few decoder slots, trusted only while the registry's generation is the
+ *   one they were found under: a dlopen or dlclose clears them.
  * - Nothing here locks or keeps global state; a decoder or a frame buffer is
  *   used by one thread at a time.
  */
@@ -955,6 +955,18 @@ static int cf__read_task(cf__wire_decoder *dec, cf__rd *r, const cf_task **task)
         return rc;
     if (!is_str)
         return cf__bad(r, "expected a string, got %s", cf__tag_name(tag));
+    uint64_t gen = cf__task_registry_generation();
+    if (dec->recent_gen != gen) {
+        memset(dec->recent, 0, sizeof dec->recent);
+        dec->recent_gen = gen;
+    }
+    for (size_t i = 0; i < sizeof dec->recent / sizeof dec->recent[0]; i++) {
+        const cf_task *t = dec->recent[i];
+        if (t != NULL && strlen(t->name) == len && memcmp(t->name, s, len) == 0) {
+            *task = t; /* checked when it was found */
+            return 0;
+        }
+    }
     size_t at;
     rc = cf__arena_copy(dec, s, len, &at);
     if (rc != 0)
@@ -963,7 +975,12 @@ static int cf__read_task(cf__wire_decoder *dec, cf__rd *r, const cf_task **task)
     rc = cf_task_find(name, task);
     if (rc != 0)
         return rc; /* CF_ENOTFOUND, CF_EAMBIGUOUS: cf_last_error() names the task */
-    return cf__wire_check_task(*task, "CALL", CF_EDECODE);
+    rc = cf__wire_check_task(*task, "CALL", CF_EDECODE);
+    if (rc == 0) {
+        memmove(&dec->recent[1], &dec->recent[0], sizeof dec->recent - sizeof dec->recent[0]);
+        dec->recent[0] = *task;
+    }
+    return rc;
 }
 
 int cf__wire_decode_call(cf__wire_decoder *dec, const cf__wire_msg *msg, const cf_task **task,

@@ -118,6 +118,10 @@ typedef struct cf__wire_decoder {
     size_t arena_cap;
     void *block_mem;        /* allocation behind the argument block */
     size_t block_mem_size;
+    /* Tasks found by name, newest first, valid while the registry's
+     * generation is `recent_gen` (cf__task_registry_generation). */
+    const cf_task *recent[4];
+    uint64_t recent_gen;
 } cf__wire_decoder;
 
 /* An empty decoder (allocates nothing yet); free releases its memory and
