@@ -53,6 +53,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,6 +88,11 @@
 #define CF__PP_CANCEL_POLL_NS 1000000
 /* After a worker could not be started, wait this long before trying again. */
 #define CF__PP_SPAWN_RETRY_NS 50000000
+/* After an answer, or while calls are in flight, the dispatcher polls this
+ * long before it sleeps (yielding the CPU between polls): an answer, or the
+ * caller's next submit, that comes within it costs no wake-up, which is most
+ * of a serial round trip's time. */
+#define CF__PP_POLL_NS 30000
 
 /* epoll tags for the fds that are not workers. */
 #define CF__PP_TAG_WAKE UINT32_MAX
@@ -153,6 +159,7 @@ typedef struct cf__process_pool {
     cf_future *redo_head, *redo_tail; /* calls to send again (already RUNNING) */
     size_t inflight;                  /* calls in flight on all workers */
     double call_ns;                   /* moving average of a call's duration */
+    bool answered;                    /* an answer was handled this loop */
     uint64_t next_id;
     const char *stop_why;             /* why workers get CF_ETERMINATED kills */
     unsigned fruitless;               /* workers dead in a row before answering */
@@ -444,6 +451,7 @@ static void cf__pw_on_hello(cf__process_pool *p, cf__pworker *w, const cf__wire_
 
 static void cf__pw_on_answer(cf__process_pool *p, cf__pworker *w, const cf__wire_msg *msg)
 {
+    p->answered = true;
     if (w->count == 0 || w->ids[w->first] != msg->id) {
         cf__pw_kill(p, w, 0, 0); /* out of order: not a worker of ours any more */
         return;
@@ -959,7 +967,15 @@ static void *cf__pp_dispatch(void *arg)
             timeout_ms = ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
         }
         struct epoll_event evs[64];
-        int n = epoll_wait(p->epfd, evs, 64, timeout_ms);
+        int n = 0;
+        if ((p->inflight > 0 || p->answered) && timeout_ms != 0) {
+            int64_t until = cf__now_ns() + CF__PP_POLL_NS;
+            while ((n = epoll_wait(p->epfd, evs, 64, 0)) == 0 && cf__now_ns() < until)
+                sched_yield();
+        }
+        p->answered = false;
+        if (n == 0)
+            n = epoll_wait(p->epfd, evs, 64, timeout_ms);
         for (int i = 0; i < n; i++) {
             uint32_t tag = evs[i].data.u32;
             if (tag == CF__PP_TAG_WAKE) {
