@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_cf.h"
 #include "bench_stats.h"
 
 #ifndef CF_BENCH_PEERS_DIR
@@ -59,23 +60,12 @@
 
 /* ---- The task and the cfutures workloads ----------------------------------- */
 
-static int process_add(int a, int b)
-{
-    return a + b;
-}
-CF_TASK(int, process_add, int, int);
-
-static _Noreturn void cf_failed(const char *what, int rc)
-{
-    cf__bench_die("%s: %s (%s)", what, cf_strerror(rc), cf_last_error());
-}
-
 static cf_executor *new_process_pool(unsigned workers)
 {
     cf_executor *ex;
     int rc = cf_process_pool_new(&ex, &(cf_process_pool_options){.max_workers = workers});
     if (rc != 0)
-        cf_failed("cf_process_pool_new", rc);
+        cf__bench_cf_failed("cf_process_pool_new", rc);
     return ex;
 }
 
@@ -85,50 +75,8 @@ static cf_executor *new_thread_pool(unsigned workers)
     int rc = cf_thread_pool_new(&ex, &(cf_thread_pool_options){.max_workers = workers,
                                                                 .thread_name_prefix = "bench"});
     if (rc != 0)
-        cf_failed("cf_thread_pool_new", rc);
+        cf__bench_cf_failed("cf_thread_pool_new", rc);
     return ex;
-}
-
-static int task_input(size_t i)
-{
-    return (int)(i & 0xfffff);
-}
-
-/* Take f's result, check it is input + 1, release f. */
-static void take_result(cf_future *f, int input)
-{
-    int r;
-    int rc = cf_future_result(f, &r, CF_FOREVER);
-    if (rc != 0)
-        cf_failed("cf_future_result", rc);
-    if (r != input + 1)
-        cf__bench_die("cfutures task: got %d, want %d", r, input + 1);
-    cf_future_release(f);
-}
-
-/* Submit n tiny tasks, then take every result. fs has room for n futures.
- * Returns the elapsed nanoseconds. */
-static int64_t tiny_run(cf_executor *ex, size_t n, cf_future **fs)
-{
-    int64_t start = cf__bench_now_ns();
-    for (size_t i = 0; i < n; i++) {
-        int rc = cf_submit(&fs[i], ex, process_add, task_input(i), 1);
-        if (rc != 0)
-            cf_failed("cf_submit", rc);
-    }
-    for (size_t i = 0; i < n; i++)
-        take_result(fs[i], task_input(i));
-    return cf__bench_now_ns() - start;
-}
-
-/* One round trip: submit one task and wait for its result. */
-static void one_roundtrip(void *ctx, size_t i)
-{
-    cf_future *f;
-    int rc = cf_submit(&f, (cf_executor *)ctx, process_add, task_input(i), 1);
-    if (rc != 0)
-        cf_failed("cf_submit", rc);
-    take_result(f, task_input(i));
 }
 
 /* ---- The floor: a child process echoes 16-byte messages ---------------------- */
@@ -490,14 +438,6 @@ static const char *plural(unsigned n)
     return n == 1 ? "" : "s";
 }
 
-static void progress_run(const char *table, unsigned run, unsigned runs)
-{
-    if (run == 0)
-        cf__bench_progress("process: %s: warm-up run", table);
-    else
-        cf__bench_progress("process: %s: run %u/%u", table, run, runs);
-}
-
 /* The two pools' figures from the runs of the first two tables, for the
  * third. */
 typedef struct versus {
@@ -513,14 +453,14 @@ static void tiny_table(const cf__bench_options *o, cf__bench_report *rep,
     cf_future **fs = cf__bench_xcalloc(o->tasks, sizeof *fs);
     cf__bench_series cf_ns = {0}, python_per_s = {0}, python_ns = {0}, ratio = {0};
     for (unsigned run = 0; run <= o->runs; run++) {
-        progress_run("tiny-task throughput", run, o->runs);
+        cf__bench_progress_run("process", "tiny-task throughput", run, o->runs);
         int64_t process_wall, threads_wall;
         if (run % 2 == 0) {
-            process_wall = tiny_run(pp, o->tasks, fs);
-            threads_wall = tiny_run(tp, o->tasks, fs);
+            process_wall = cf__bench_cf_tiny(pp, o->tasks, fs).wall_ns;
+            threads_wall = cf__bench_cf_tiny(tp, o->tasks, fs).wall_ns;
         } else {
-            threads_wall = tiny_run(tp, o->tasks, fs);
-            process_wall = tiny_run(pp, o->tasks, fs);
+            threads_wall = cf__bench_cf_tiny(tp, o->tasks, fs).wall_ns;
+            process_wall = cf__bench_cf_tiny(pp, o->tasks, fs).wall_ns;
         }
         if (run == 0)
             continue;
@@ -596,16 +536,16 @@ static void roundtrip_table(const cf__bench_options *o, cf__bench_report *rep,
     cf_executor *tp = new_thread_pool(o->threads);
     cf__bench_series floor_us = {0}, python_us = {0}, floor_ratio = {0}, python_ratio = {0};
     for (unsigned run = 0; run <= o->runs; run++) {
-        progress_run("serial round trip", run, o->runs);
+        cf__bench_progress_run("process", "serial round trip", run, o->runs);
         cf__bench_cost process, floor, threads;
         if (run % 2 == 0) {
-            process = cf__bench_serial(m, 0, one_roundtrip, pp);
+            process = cf__bench_serial(m, 0, cf__bench_cf_roundtrip, pp);
             floor = cf__bench_serial(m, 0, echo_one, &e);
-            threads = cf__bench_serial(m, 0, one_roundtrip, tp);
+            threads = cf__bench_serial(m, 0, cf__bench_cf_roundtrip, tp);
         } else {
-            threads = cf__bench_serial(m, 0, one_roundtrip, tp);
+            threads = cf__bench_serial(m, 0, cf__bench_cf_roundtrip, tp);
             floor = cf__bench_serial(m, 0, echo_one, &e);
-            process = cf__bench_serial(m, 0, one_roundtrip, pp);
+            process = cf__bench_serial(m, 0, cf__bench_cf_roundtrip, pp);
         }
         if (run == 0)
             continue;

@@ -31,16 +31,11 @@
 #include <string.h>
 
 #include "bench.h"
+#include "bench_cf.h"
 #include "bench_glib.h"
 #include "bench_stats.h"
 
 /* ---- Tasks ----------------------------------------------------------------- */
-
-static int bench_add(int a, int b)
-{
-    return a + b;
-}
-CF_TASK(int, bench_add, int, int);
 
 /* A gate that a task blocks on until the measuring thread opens it. */
 typedef struct gate {
@@ -64,60 +59,14 @@ CF_TASK(int, hold_gate, gate *);
 
 /* ---- cfutures workloads ------------------------------------------------------ */
 
-static _Noreturn void cf_failed(const char *what, int rc)
-{
-    cf__bench_die("%s: %s (%s)", what, cf_strerror(rc), cf_last_error());
-}
-
 static cf_executor *new_pool(size_t max_workers)
 {
     cf_executor *ex;
     int rc = cf_thread_pool_new(&ex, &(cf_thread_pool_options){.max_workers = max_workers,
                                                                 .thread_name_prefix = "bench"});
     if (rc != 0)
-        cf_failed("cf_thread_pool_new", rc);
+        cf__bench_cf_failed("cf_thread_pool_new", rc);
     return ex;
-}
-
-static int task_input(size_t i)
-{
-    return (int)(i & 0xfffff);
-}
-
-/* Take f's result, check it is input + 1, release f. */
-static void take_result(cf_future *f, int input)
-{
-    int r;
-    int rc = cf_future_result(f, &r, CF_FOREVER);
-    if (rc != 0)
-        cf_failed("cf_future_result", rc);
-    if (r != input + 1)
-        cf__bench_die("cfutures task: got %d, want %d", r, input + 1);
-    cf_future_release(f);
-}
-
-/* Submit n tiny tasks, then take every result. fs has room for n futures. */
-static cf__bench_cost cf_tiny(cf_executor *ex, size_t n, cf_future **fs)
-{
-    cf__bench_cost start = cf__bench_cost_start();
-    for (size_t i = 0; i < n; i++) {
-        int rc = cf_submit(&fs[i], ex, bench_add, task_input(i), 1);
-        if (rc != 0)
-            cf_failed("cf_submit", rc);
-    }
-    for (size_t i = 0; i < n; i++)
-        take_result(fs[i], task_input(i));
-    return cf__bench_cost_since(start);
-}
-
-/* One round trip: submit one task and wait for its result. */
-static void cf_one_roundtrip(void *ctx, size_t i)
-{
-    cf_future *f;
-    int rc = cf_submit(&f, (cf_executor *)ctx, bench_add, task_input(i), 1);
-    if (rc != 0)
-        cf_failed("cf_submit", rc);
-    take_result(f, task_input(i));
 }
 
 /* In a fresh process: with a one-worker pool blocked on a gate, submit n
@@ -130,7 +79,7 @@ static void cf_pending(size_t n, double *bytes_per_future, double *ns_per_submit
     cf_future *gate_future;
     int rc = cf_submit(&gate_future, ex, hold_gate, &g);
     if (rc != 0)
-        cf_failed("cf_submit", rc);
+        cf__bench_cf_failed("cf_submit", rc);
     pthread_mutex_lock(&g.mu);
     while (!g.started)
         pthread_cond_wait(&g.cond, &g.mu);
@@ -143,11 +92,7 @@ static void cf_pending(size_t n, double *bytes_per_future, double *ns_per_submit
 
     int64_t rss_before = cf__bench_rss_bytes();
     int64_t start = cf__bench_now_ns();
-    for (size_t i = 0; i < n; i++) {
-        rc = cf_submit(&fs[i], ex, bench_add, task_input(i), 1);
-        if (rc != 0)
-            cf_failed("cf_submit", rc);
-    }
+    cf__bench_cf_submit_tiny(ex, n, fs);
     int64_t elapsed = cf__bench_now_ns() - start;
     int64_t rss_after = cf__bench_rss_bytes();
     if (rss_before < 0 || rss_after < 0)
@@ -160,10 +105,9 @@ static void cf_pending(size_t n, double *bytes_per_future, double *ns_per_submit
     int gate_result;
     rc = cf_future_result(gate_future, &gate_result, CF_FOREVER);
     if (rc != 0)
-        cf_failed("cf_future_result", rc);
+        cf__bench_cf_failed("cf_future_result", rc);
     cf_future_release(gate_future);
-    for (size_t i = 0; i < n; i++)
-        take_result(fs[i], task_input(i));
+    cf__bench_cf_take_tiny(n, fs);
     cf_executor_free(ex);
     free(fs);
     *bytes_per_future = (double)(rss_after - rss_before) / (double)n;
@@ -239,14 +183,6 @@ static const char *plural(unsigned n)
     return n == 1 ? "" : "s";
 }
 
-static void progress_run(const char *table, unsigned run, unsigned runs)
-{
-    if (run == 0)
-        cf__bench_progress("threads: %s: warm-up run", table);
-    else
-        cf__bench_progress("threads: %s: run %u/%u", table, run, runs);
-}
-
 /* The figures of one contender in a table: one sample per measured run. */
 typedef struct contender {
     const char *id; /* "cf", "glib", ... */
@@ -312,18 +248,18 @@ static void tiny_table(const cf__bench_options *o, cf__bench_report *rep)
                                        cf_executor_max_workers(ex_default)));
     cf__bench_series ratio = {0};
     for (unsigned run = 0; run <= o->runs; run++) {
-        progress_run("tiny-task throughput", run, o->runs);
+        cf__bench_progress_run("threads", "tiny-task throughput", run, o->runs);
         cf__bench_cost c_cf, c_glib = {0};
         if (run % 2 == 0) {
-            c_cf = cf_tiny(ex, o->tasks, fs);
+            c_cf = cf__bench_cf_tiny(ex, o->tasks, fs);
             if (glib)
                 c_glib = cf__bench_glib_tiny(gp, o->tasks);
         } else {
             if (glib)
                 c_glib = cf__bench_glib_tiny(gp, o->tasks);
-            c_cf = cf_tiny(ex, o->tasks, fs);
+            c_cf = cf__bench_cf_tiny(ex, o->tasks, fs);
         }
-        cf__bench_cost c_def = cf_tiny(ex_default, o->tasks, fs);
+        cf__bench_cost c_def = cf__bench_cf_tiny(ex_default, o->tasks, fs);
         if (run == 0)
             continue;
         contender_add(&cf, c_cf, o->tasks, 1);
@@ -389,10 +325,10 @@ static void roundtrip_table(const cf__bench_options *o, cf__bench_report *rep, s
     contender_init(&floor, "floor", cf__bench_xstrdup("floor: mutex/condvar ping-pong"));
     const char *name = idle_ns > 0 ? "round trip after idle" : "serial round trip";
     for (unsigned run = 0; run <= o->runs; run++) {
-        progress_run(name, run, o->runs);
+        cf__bench_progress_run("threads", name, run, o->runs);
         cf__bench_cost c_cf, c_glib = {0}, c_floor;
         if (run % 2 == 0) {
-            c_cf = cf__bench_serial(m, idle_ns, cf_one_roundtrip, ex);
+            c_cf = cf__bench_serial(m, idle_ns, cf__bench_cf_roundtrip, ex);
             if (glib)
                 c_glib = cf__bench_glib_roundtrip(gp, m, idle_ns);
             c_floor = cf__bench_serial(m, idle_ns, pingpong_one, &pp);
@@ -400,7 +336,7 @@ static void roundtrip_table(const cf__bench_options *o, cf__bench_report *rep, s
             c_floor = cf__bench_serial(m, idle_ns, pingpong_one, &pp);
             if (glib)
                 c_glib = cf__bench_glib_roundtrip(gp, m, idle_ns);
-            c_cf = cf__bench_serial(m, idle_ns, cf_one_roundtrip, ex);
+            c_cf = cf__bench_serial(m, idle_ns, cf__bench_cf_roundtrip, ex);
         }
         if (run == 0)
             continue;
@@ -474,7 +410,7 @@ static void pending_table(const cf__bench_options *o, cf__bench_report *rep)
     bool glib = cf__bench_glib_available(&glib_detail);
     cf__bench_series cf_bytes = {0}, cf_ns = {0}, glib_bytes = {0}, glib_ns = {0};
     for (unsigned run = 0; run <= o->runs; run++) {
-        progress_run("memory per pending future", run, o->runs);
+        cf__bench_progress_run("threads", "memory per pending future", run, o->runs);
         double bytes, ns;
         pending_child(o, "pending-cf", &bytes, &ns);
         if (run > 0) {

@@ -26,6 +26,7 @@
 #include "future_priv.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -763,17 +764,27 @@ static void cf__single_fire(cf__listener *self, cf_future *f)
     cf__futex_wake(&w->fired, 1);
 }
 
+/* How long a waiter spins before it sleeps. */
+#define CF__WAIT_SPIN_NS 20000
+
 /* Wait for f to be done until the deadline. Returns 0 or CF_ETIMEDOUT. */
 static int cf__wait_until(cf_future *f, int64_t deadline)
 {
-    /* A short spin catches work that is about to finish without sleeping. */
-    for (int i = 0; i < 64; i++) {
-        if (cf_future_done(f))
-            return 0;
-        if (deadline != CF__NO_DEADLINE && i == 0 && cf__now_ns() >= deadline)
-            return CF_ETIMEDOUT;
-        cf__cpu_relax();
-    }
+    /* A short spin catches work that is about to finish without sleeping
+     * (a wake-up costs more than most tiny tasks). It yields the CPU between
+     * rounds, so the thread or process it waits for can run here. */
+    int64_t spin_until = cf__now_ns();
+    if (deadline != CF__NO_DEADLINE && spin_until >= deadline)
+        return cf_future_done(f) ? 0 : CF_ETIMEDOUT;
+    spin_until += CF__WAIT_SPIN_NS;
+    do {
+        for (int i = 0; i < 64; i++) {
+            if (cf_future_done(f))
+                return 0;
+            cf__cpu_relax();
+        }
+        sched_yield();
+    } while (cf__now_ns() < spin_until && (deadline == CF__NO_DEADLINE || cf__now_ns() < deadline));
     cf__single_waiter w = {.l = {.fire = cf__single_fire}};
     atomic_init(&w.fired, 0);
     if (!cf__future_listen(f, &w.l))

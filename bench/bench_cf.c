@@ -1,0 +1,77 @@
+/* bench_cf.c: the cfutures workloads every section shares (bench_cf.h).
+ * The tiny task is declared here once, so both pools run the very same
+ * function. */
+#include "config.h"
+
+#include "bench_cf.h"
+
+#include "bench.h"
+
+static int bench_add(int a, int b)
+{
+    return a + b;
+}
+CF_TASK(int, bench_add, int, int);
+
+void cf__bench_cf_failed(const char *what, int rc)
+{
+    cf__bench_die("%s: %s (%s)", what, cf_strerror(rc), cf_last_error());
+}
+
+static int task_input(size_t i)
+{
+    return (int)(i & 0xfffff);
+}
+
+/* Take f's result, check it is input + 1, release f. */
+static void take_result(cf_future *f, int input)
+{
+    int r;
+    int rc = cf_future_result(f, &r, CF_FOREVER);
+    if (rc != 0)
+        cf__bench_cf_failed("cf_future_result", rc);
+    if (r != input + 1)
+        cf__bench_die("cfutures task: got %d, want %d", r, input + 1);
+    cf_future_release(f);
+}
+
+void cf__bench_cf_submit_tiny(cf_executor *ex, size_t n, cf_future **fs)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = cf_submit(&fs[i], ex, bench_add, task_input(i), 1);
+        if (rc != 0)
+            cf__bench_cf_failed("cf_submit", rc);
+    }
+}
+
+void cf__bench_cf_take_tiny(size_t n, cf_future **fs)
+{
+    for (size_t i = 0; i < n; i++)
+        take_result(fs[i], task_input(i));
+}
+
+cf__bench_cost cf__bench_cf_tiny(cf_executor *ex, size_t n, cf_future **fs)
+{
+    cf__bench_cost start = cf__bench_cost_start();
+    cf__bench_cf_submit_tiny(ex, n, fs);
+    cf__bench_cf_take_tiny(n, fs);
+    return cf__bench_cost_since(start);
+}
+
+void cf__bench_cf_roundtrip(void *ex, size_t i)
+{
+    cf_future *f;
+    int rc = cf_submit(&f, (cf_executor *)ex, bench_add, task_input(i), 1);
+    if (rc != 0)
+        cf__bench_cf_failed("cf_submit", rc);
+    take_result(f, task_input(i));
+}
+
+void cf__bench_progress_run(const char *section, const char *table, unsigned run,
+                            unsigned runs)
+{
+    if (run == 0)
+        cf__bench_progress("%s: %s: warm-up run", section, table);
+    else
+        cf__bench_progress("%s: %s: run %u/%u", section, table, run, runs);
+}

@@ -1,0 +1,34 @@
+/* bench_cf.h: the cfutures side that every section measures the same way:
+ * the tiny task, submitting N of them and taking every result, one serial
+ * round trip, and failing loudly on any error (a benchmark's figures are
+ * worthless after an unexpected one). */
+#ifndef CF_BENCH_CF_H
+#define CF_BENCH_CF_H
+
+#include <cfutures.h>
+#include <stddef.h>
+
+#include "bench_stats.h"
+
+/* Print what failed, with cfutures' message, and exit(1). */
+_Noreturn void cf__bench_cf_failed(const char *what, int rc);
+
+/* Submit n tiny tasks (add(int, int)) to ex, then take and check every
+ * result. fs has room for n futures. Returns the elapsed and CPU time. */
+cf__bench_cost cf__bench_cf_tiny(cf_executor *ex, size_t n, cf_future **fs);
+
+/* The two halves of cf__bench_cf_tiny: submit n tiny tasks into fs[0..n);
+ * then take, check and release each of their results. */
+void cf__bench_cf_submit_tiny(cf_executor *ex, size_t n, cf_future **fs);
+void cf__bench_cf_take_tiny(size_t n, cf_future **fs);
+
+/* One serial round trip on the executor `ex` (a cf_executor *): submit one
+ * tiny task and wait for its checked result. For cf__bench_serial(). */
+void cf__bench_cf_roundtrip(void *ex, size_t i);
+
+/* The tables' progress line: "<section>: <table>: warm-up run" or
+ * "...: run i/n". */
+void cf__bench_progress_run(const char *section, const char *table, unsigned run,
+                            unsigned runs);
+
+#endif
