@@ -19,36 +19,9 @@
 
 #include <cfutures.h>
 
-#include "future_priv.h"
-
-#define DEADLINE_S 30
+#include "support.h"
 
 /* ---- Helpers ------------------------------------------------------------------ */
-
-static cf_future *pending_future(void)
-{
-    cf_future *f = NULL;
-    ck_assert_int_eq(cf_future_new(&f), 0);
-    return f;
-}
-
-static cf_future *finished_future(int value)
-{
-    cf_future *f = pending_future();
-    ck_assert_int_eq(cf_future_set_result(f, value), 0);
-    return f;
-}
-
-static uint32_t refs_of(cf_future *f)
-{
-    return atomic_load(&f->refs);
-}
-
-/* Read f's listener list; only valid while no other thread touches f. */
-static bool has_listeners(const cf_future *f)
-{
-    return f->listeners != NULL;
-}
 
 static cf_future *next_or_fail(cf_as_completed *it)
 {
@@ -88,7 +61,7 @@ static bool progress_await(progress *p, size_t at_least)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += DEADLINE_S;
+    ts.tv_sec += (time_t)DEADLINE_S;
     pthread_mutex_lock(&p->mu);
     while (p->value < at_least)
         if (pthread_cond_timedwait(&p->cond, &p->mu, &ts) == ETIMEDOUT)
@@ -137,7 +110,7 @@ static void ordered_join(ordered_completer *c)
 
 START_TEST(as_completed_bad_arguments)
 {
-    cf_future *f = pending_future();
+    cf_future *f = new_future();
     cf_future *fs[2] = {f, NULL};
     cf_as_completed *untouched = (cf_as_completed *)&untouched;
     cf_as_completed *it = untouched;
@@ -189,7 +162,7 @@ START_TEST(as_completed_exhausted_then_add)
     ck_assert_int_eq(cf_as_completed_next(it, &out), CF_EEXHAUSTED);
 
     /* The iterator goes on with what is added later. */
-    cf_future *d = finished_future(2), *e = pending_future();
+    cf_future *d = finished_future(2), *e = new_future();
     ck_assert_int_eq(cf_as_completed_add(it, d), 0);
     ck_assert_int_eq(cf_as_completed_add(it, e), 0);
     ck_assert_ptr_eq(next_or_fail(it), d);
@@ -207,8 +180,8 @@ END_TEST
 
 START_TEST(as_completed_done_first_then_completion_order)
 {
-    cf_future *p0 = pending_future(), *d1 = pending_future(), *p2 = pending_future(),
-              *d3 = pending_future(), *p4 = pending_future();
+    cf_future *p0 = new_future(), *d1 = new_future(), *p2 = new_future(), *d3 = new_future(),
+              *p4 = new_future();
     /* d3 completes before d1; both are done before the iterator exists. */
     ck_assert_int_eq(cf_future_set_result(d3, 3), 0);
     ck_assert_int_eq(cf_future_set_result(d1, 1), 0);
@@ -284,7 +257,7 @@ static void *run_feeder(void *arg)
 
 START_TEST(as_completed_add_while_iterating)
 {
-    cf_future *p0 = pending_future();
+    cf_future *p0 = new_future();
     cf_as_completed *it = NULL;
     ck_assert_int_eq(cf_as_completed_new(&it, &p0, 1, CF_FOREVER), 0);
     progress p = PROGRESS_INIT;
@@ -311,7 +284,7 @@ END_TEST
 
 START_TEST(as_completed_duplicates)
 {
-    cf_future *a = finished_future(1), *b = pending_future(), *c = pending_future();
+    cf_future *a = finished_future(1), *b = new_future(), *c = new_future();
     cf_future *fs[5] = {a, b, a, c, b};
     cf_as_completed *it = NULL;
     ck_assert_int_eq(cf_as_completed_new(&it, fs, 5, CF_FOREVER), 0);
@@ -355,7 +328,7 @@ END_TEST
 
 START_TEST(as_completed_timeout_message)
 {
-    cf_future *a = finished_future(1), *b = pending_future(), *c = pending_future();
+    cf_future *a = finished_future(1), *b = new_future(), *c = new_future();
     cf_future *fs[4] = {a, b, c, b};
     cf_as_completed *it = NULL;
     cf_future *out = NULL;
@@ -384,7 +357,7 @@ END_TEST
 
 START_TEST(as_completed_zero_timeout)
 {
-    cf_future *a = pending_future(), *b = finished_future(2);
+    cf_future *a = new_future(), *b = finished_future(2);
     cf_future *fs[2] = {a, b};
     cf_as_completed *it = NULL;
     cf_future *out = NULL;
@@ -402,8 +375,7 @@ END_TEST
 
 START_TEST(as_completed_references)
 {
-    cf_future *kept = finished_future(7), *dropped = finished_future(8),
-              *never = pending_future();
+    cf_future *kept = finished_future(7), *dropped = finished_future(8), *never = new_future();
     cf_future *fs[3] = {kept, dropped, never};
     cf_as_completed *it = NULL;
     ck_assert_int_eq(cf_as_completed_new(&it, fs, 3, CF_FOREVER), 0);
@@ -522,7 +494,7 @@ static void *run_adder(void *arg)
 
 START_TEST(as_completed_concurrent_adders)
 {
-    cf_future *gate = pending_future();
+    cf_future *gate = new_future();
     cf_as_completed *it = NULL;
     ck_assert_int_eq(cf_as_completed_new(&it, &gate, 1, DEADLINE_S), 0);
     atomic_size_t finished = 0;
@@ -582,9 +554,5 @@ static Suite *as_completed_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(as_completed_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(as_completed_suite());
 }

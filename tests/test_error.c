@@ -18,6 +18,8 @@
 
 #include <cfutures.h>
 
+#include "support.h"
+
 typedef struct error_entry {
     int code;
     const char *name;
@@ -331,9 +333,5 @@ static Suite *error_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(error_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(error_suite());
 }

@@ -2,23 +2,20 @@
  * submits of every parameter and result kind (run on a thread pool),
  * cf_task_fail() reaching the future, cf_submit_values(), argument checks,
  * and the dispatch to an executor's ops (through a fake executor built on
- * executor_priv.h that does not share memory; future_priv.h lets a test read
+ * executor_priv.h that does not share memory; refs_of() from support.h reads
  * a future's reference count). */
 #include "config.h"
 
 #include <check.h>
 #include <limits.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cfutures.h>
 
 #include "executor_priv.h"
-#include "future_priv.h"
-
-#define DEADLINE_S 30.0
+#include "support.h"
 
 /* ---- Tasks of every kind ------------------------------------------------------ */
 
@@ -162,15 +159,6 @@ CF_TASK(bool, hold, cf_future *);
 
 /* ---- Utilities ------------------------------------------------------------------ */
 
-static cf_executor *new_pool(size_t max_workers)
-{
-    cf_executor *ex = NULL;
-    ck_assert_int_eq(
-        cf_thread_pool_new(&ex, &(cf_thread_pool_options){.max_workers = max_workers}), 0);
-    ck_assert_ptr_nonnull(ex);
-    return ex;
-}
-
 static void close_pool(cf_executor *ex)
 {
     ck_assert_int_eq(cf_executor_shutdown(ex, CF_SHUTDOWN_WAIT, DEADLINE_S), 0);
@@ -189,18 +177,11 @@ static void close_pool(cf_executor *ex)
         cf_future_release(f_);                                                     \
     } while (0)
 
-static cf_future *open_gate(void)
-{
-    cf_future *gate = NULL;
-    ck_assert_int_eq(cf_future_new(&gate), 0);
-    return gate;
-}
-
 /* ---- Typed submits ------------------------------------------------------------------ */
 
 START_TEST(executor_integer_kinds)
 {
-    cf_executor *ex = new_pool(2);
+    cf_executor *ex = new_thread_pool_of(2);
     ROUND_TRIP(ex, int8_t, INT8_MIN, add_i8, INT8_MIN + 1, -1);
     ROUND_TRIP(ex, uint8_t, UINT8_MAX, add_u8, UINT8_MAX - 5, 5);
     ROUND_TRIP(ex, int16_t, INT16_MIN, add_i16, INT16_MIN + 7, -7);
@@ -217,7 +198,7 @@ END_TEST
 
 START_TEST(executor_float_bool_kinds)
 {
-    cf_executor *ex = new_pool(2);
+    cf_executor *ex = new_thread_pool_of(2);
     ROUND_TRIP(ex, float, 1.25f, half_f32, 2.5f);
     ROUND_TRIP(ex, double, 25.0, hypot2, 3.0, 4.0);
     ROUND_TRIP(ex, bool, false, negate, true);
@@ -234,10 +215,10 @@ END_TEST
 
 START_TEST(executor_string_kinds)
 {
-    cf_executor *ex = new_pool(1);
+    cf_executor *ex = new_thread_pool_of(1);
     /* Hold the only worker, so that the tasks below run after their
      * arguments' memory was overwritten: cf_submit must have copied it. */
-    cf_future *gate = open_gate(), *held, *f, *g, *n, *len_null;
+    cf_future *gate = new_future(), *held, *f, *g, *n, *len_null;
     ck_assert_int_eq(cf_submit(&held, ex, hold, gate), 0);
     char text[16] = "hello";
     ck_assert_int_eq(cf_submit(&f, ex, shout, text), 0);
@@ -245,7 +226,7 @@ START_TEST(executor_string_kinds)
     ck_assert_int_eq(cf_submit(&n, ex, shout, NULL), 0);
     ck_assert_int_eq(cf_submit(&len_null, ex, length_or_max, NULL), 0);
     strcpy(text, "XXXXXXXXXXXXXX");
-    ck_assert_int_eq(cf_future_set_result(gate, 1), 0);
+    open_gate(gate);
 
     const char *s = NULL;
     ck_assert_int_eq(cf_future_result(f, &s, DEADLINE_S), 0);
@@ -278,14 +259,14 @@ END_TEST
 
 START_TEST(executor_bytes_kind)
 {
-    cf_executor *ex = new_pool(1);
-    cf_future *gate = open_gate(), *held, *f, *empty;
+    cf_executor *ex = new_thread_pool_of(1);
+    cf_future *gate = new_future(), *held, *f, *empty;
     ck_assert_int_eq(cf_submit(&held, ex, hold, gate), 0);
     unsigned char data[4] = {1, 2, 3, 4};
     ck_assert_int_eq(cf_submit(&f, ex, reverse_bytes, ((cf_bytes){data, sizeof data})), 0);
     ck_assert_int_eq(cf_submit(&empty, ex, reverse_bytes, ((cf_bytes){NULL, 0})), 0);
     memset(data, 0xEE, sizeof data);
-    ck_assert_int_eq(cf_future_set_result(gate, 1), 0);
+    open_gate(gate);
 
     cf_bytes out = {0};
     ck_assert_int_eq(cf_future_result(f, &out, DEADLINE_S), 0);
@@ -305,7 +286,7 @@ END_TEST
 
 START_TEST(executor_struct_kind)
 {
-    cf_executor *ex = new_pool(2);
+    cf_executor *ex = new_thread_pool_of(2);
     cf_future *f;
     point p = {.x = 3, .y = 1.5, .tag = "abcd"};
     ck_assert_int_eq(cf_submit(&f, ex, scale_point, p, 2.0), 0);
@@ -330,7 +311,7 @@ END_TEST
 
 START_TEST(executor_pointer_and_void_kinds)
 {
-    cf_executor *ex = new_pool(2);
+    cf_executor *ex = new_thread_pool_of(2);
     int target = 0;
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, store_int, &target, 99), 0);
@@ -350,7 +331,7 @@ END_TEST
 
 START_TEST(executor_zero_and_eight_params)
 {
-    cf_executor *ex = new_pool(2);
+    cf_executor *ex = new_thread_pool_of(2);
     ROUND_TRIP(ex, int, 42, answer);
     ROUND_TRIP(ex, double, -1 + 2 + 3 + 4.0 + 0.5 + 0.25 + 1000.0 + 3, sum8, -1, 2, 3, 4,
                0.5f, 0.25, true, "abc");
@@ -360,7 +341,7 @@ END_TEST
 
 START_TEST(executor_result_type_mismatch)
 {
-    cf_executor *ex = new_pool(1);
+    cf_executor *ex = new_thread_pool_of(1);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, add_i32, 1, 2), 0);
     double d = -1.0;
@@ -383,7 +364,7 @@ END_TEST
 
 START_TEST(executor_task_fail_reaches_future)
 {
-    cf_executor *ex = new_pool(1);
+    cf_executor *ex = new_thread_pool_of(1);
     cf_future *bad, *good;
     ck_assert_int_eq(cf_submit(&bad, ex, maybe_fail, 13), 0);
     ck_assert_int_eq(cf_submit(&good, ex, maybe_fail, 0), 0);
@@ -426,7 +407,7 @@ static const cf_task *find_task(const char *name)
 
 START_TEST(executor_submit_values)
 {
-    cf_executor *ex = new_pool(2);
+    cf_executor *ex = new_thread_pool_of(2);
     cf_future *f = NULL;
 
     cf_value hv[] = {cf_value_f64(6.0), cf_value_f64(8.0)};
@@ -477,7 +458,7 @@ END_TEST
 
 START_TEST(executor_submit_values_errors)
 {
-    cf_executor *ex = new_pool(1);
+    cf_executor *ex = new_thread_pool_of(1);
     const cf_task *hyp = find_task("hypot2");
     cf_future *f = (cf_future *)&f; /* any non-NULL value: errors must reset it */
 
@@ -616,7 +597,7 @@ START_TEST(executor_submit_failure_releases_future)
     fx.submit_rc = 0;
     ck_assert_int_eq(cf_submit(NULL, ex, answer), 0);
     ck_assert_ptr_nonnull(fx.taken);
-    ck_assert_uint_eq(atomic_load(&fx.taken->refs), 1);
+    ck_assert_uint_eq(refs_of(fx.taken), 1);
     cf_future_release(fx.taken);
 }
 END_TEST
@@ -659,7 +640,7 @@ START_TEST(executor_dispatch)
     cf_executor_free(ex);
     ck_assert(fx.freed);
 
-    cf_executor *pool = new_pool(3);
+    cf_executor *pool = new_thread_pool_of(3);
     ck_assert_str_eq(cf_executor_kind(pool), "thread_pool");
     ck_assert_uint_eq(cf_executor_max_workers(pool), 3);
     close_pool(pool);
@@ -692,9 +673,5 @@ static Suite *executor_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(executor_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(executor_suite());
 }

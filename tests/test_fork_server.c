@@ -11,23 +11,18 @@
 #include "config.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fork_server.h"
-
-#define DEADLINE_S 30.0
+#include "support.h"
 
 /* ---- The test workers ---------------------------------------------------------------- */
 
@@ -42,34 +37,6 @@ typedef struct report {
     int32_t pid, ppid, slot;
     int32_t sigint_ignored, sigpipe_ignored, sigterm_default, nothing_blocked, death_signal;
 } report;
-
-static int read_full(int fd, void *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = read(fd, buf, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        buf = (char *)buf + r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        buf = (const char *)buf + w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 static int disposition_is(int sig, void (*handler)(int))
 {
@@ -115,18 +82,6 @@ static int test_worker(int sock, uint32_t slot, void *arg)
 }
 
 /* ---- Helpers ------------------------------------------------------------------------ */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void nap(void)
-{
-    nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
-}
 
 static cf__fork_server *start(void *arg)
 {
@@ -189,44 +144,6 @@ static int wait_exit(cf__fork_server *s, pid_t pid)
     ck_assert_int_eq(ev.kind, CF__FORK_EXITED);
     ck_assert_int_eq(ev.pid, pid);
     return ev.status;
-}
-
-static bool process_exists(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d", (int)pid);
-    return access(path, F_OK) == 0;
-}
-
-/* The parent of a process, or 0 when it is gone. */
-static pid_t parent_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    const char *close_paren = strrchr(buf, ')');
-    char state;
-    int ppid;
-    if (close_paren == NULL || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2)
-        return 0;
-    return ppid;
-}
-
-static int count_children(void)
-{
-    DIR *d = opendir("/proc");
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && parent_of(atoi(e->d_name)) == getpid())
-            n++;
-    closedir(d);
-    return n;
 }
 
 /* ---- Tests ---------------------------------------------------------------------------- */
@@ -420,8 +337,7 @@ START_TEST(fork_server_that_dies)
             }
         if (pid == server || pid > 0)
             continue;
-        ck_assert_msg(now_s() < deadline, "%d workers outlived their server", left);
-        nap();
+        ck_assert_msg(keep_polling(deadline), "%d workers outlived their server", left);
     }
     ck_assert_int_eq(cf__fork_server_spawn(s, 0, socks[0]), -EPIPE);
     cf__fork_server_stop(s); /* neither hangs nor raises SIGPIPE */
@@ -504,9 +420,5 @@ static Suite *fork_server_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(fork_server_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(fork_server_suite());
 }

@@ -23,6 +23,7 @@
 #include <cfutures.h>
 
 #include "frame.h"
+#include "support.h"
 
 /* A deterministic byte pattern, so that misplaced bytes show. */
 static uint8_t pattern(size_t frame, size_t i)
@@ -650,9 +651,5 @@ static Suite *frame_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(frame_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(frame_suite());
 }

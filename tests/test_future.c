@@ -25,6 +25,8 @@
 
 #include <cfutures.h>
 
+#include "support.h"
+
 typedef struct point {
     int32_t x, y;
     double w;
@@ -37,46 +39,11 @@ typedef struct big {
 
 /* ---- Helpers ------------------------------------------------------------------------ */
 
-static cf_future *new_future(void)
+/* Whether thread `tid` sleeps or has exited (thread_state() from support.h). */
+static bool sleeping_or_gone(pid_t tid)
 {
-    cf_future *f = NULL;
-    ck_assert_int_eq(cf_future_new(&f), 0);
-    ck_assert_ptr_nonnull(f);
-    return f;
-}
-
-static void assert_type_eq(cf_type got, cf_type want, const char *what)
-{
-    ck_assert_msg(cf_type_equal(got, want), "%s: got %s/%u, want %s/%u", what,
-                  cf_kind_name(got.kind), got.size, cf_kind_name(want.kind), want.size);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void pause_briefly(void)
-{
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-}
-
-/* The scheduler state of one of this process's threads ('R', 'S', ...). */
-static char thread_state(pid_t tid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
-        return '?';
-    size_t n = fread(buf, 1, sizeof buf - 1, fp);
-    fclose(fp);
-    buf[n] = '\0';
-    const char *close = strrchr(buf, ')');
-    return close != NULL && close[1] == ' ' ? close[2] : '?';
+    char state = thread_state(tid);
+    return state == 'S' || state == '?';
 }
 
 /* Polls until thread `tid` (published by the thread itself) sleeps or has
@@ -84,14 +51,10 @@ static char thread_state(pid_t tid)
  * its wait. */
 static void wait_until_sleeping(_Atomic pid_t *tid)
 {
-    int64_t deadline = now_ns() + INT64_C(10000000000);
-    while (atomic_load(tid) == 0 && now_ns() < deadline)
-        pause_briefly();
-    for (;;) {
-        char state = thread_state(atomic_load(tid));
-        if (state == 'S' || state == '?' || now_ns() >= deadline)
-            break;
-        pause_briefly();
+    double deadline = now_s() + 10.0;
+    while (atomic_load(tid) == 0 && keep_polling(deadline)) {
+    }
+    while (!sleeping_or_gone(atomic_load(tid)) && keep_polling(deadline)) {
     }
 }
 
@@ -1933,9 +1896,5 @@ static Suite *future_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(future_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(future_suite());
 }

@@ -12,10 +12,6 @@
 #include "config.h"
 
 #include <check.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,149 +19,21 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cfutures.h>
 
-#define DEADLINE_S 30.0
-
-/* ---- Helpers ---------------------------------------------------------------------- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void nap(void)
-{
-    nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
-}
-
-static cf_executor *new_pool(const cf_process_pool_options *opts)
-{
-    cf_executor *ex = NULL;
-    int rc = cf_process_pool_new(&ex, opts);
-    ck_assert_msg(rc == 0, "cf_process_pool_new: %s (%s)", cf_err_name(rc), cf_last_error());
-    return ex;
-}
-
-static cf_executor *new_pool_of(size_t max_workers)
-{
-    return new_pool(&(cf_process_pool_options){.max_workers = max_workers});
-}
-
-typedef struct chan {
-    int rd, wr;
-} chan;
-
-static chan new_chan(void)
-{
-    int fds[2];
-    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-    return (chan){fds[0], fds[1]};
-}
-
-static void close_chan(chan c)
-{
-    close(c.rd);
-    close(c.wr);
-}
-
-static int32_t read_i32(int fd)
-{
-    int32_t v;
-    size_t got = 0;
-    double deadline = now_s() + DEADLINE_S;
-    while (got < sizeof v) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int left_ms = (int)((deadline - now_s()) * 1000);
-        ck_assert_msg(left_ms > 0, "nothing came through the pipe in %g s", DEADLINE_S);
-        if (poll(&p, 1, left_ms) <= 0)
-            continue;
-        ssize_t n = read(fd, (char *)&v + got, sizeof v - got);
-        ck_assert_msg(n > 0, "read: %s", n < 0 ? strerror(errno) : "end of file");
-        got += (size_t)n;
-    }
-    return v;
-}
-
-static int32_t result_i32(cf_future *f)
-{
-    int32_t v = -1;
-    int rc = cf_future_result(f, &v, DEADLINE_S);
-    ck_assert_msg(rc == 0, "task '%s': %s (%s)", cf_future_task_name(f), cf_err_name(rc),
-                  cf_last_error());
-    return v;
-}
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own descriptor */
-}
-
-/* State ('R', 'S', 'Z', ...) and parent of a process; false when it is gone. */
-static bool proc_stat(pid_t pid, char *state, pid_t *ppid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return false;
-    size_t len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    const char *close_paren = strrchr(buf, ')'); /* the name may hold spaces */
-    int parent;
-    if (close_paren == NULL || sscanf(close_paren + 1, " %c %d", state, &parent) != 2)
-        return false;
-    *ppid = parent;
-    return true;
-}
-
-/* The processes whose parent is `parent`; how many of them are zombies. */
-static int count_children_of(pid_t parent, int *zombies)
-{
-    DIR *d = opendir("/proc");
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    *zombies = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        char state;
-        pid_t ppid;
-        if (proc_stat(atoi(e->d_name), &state, &ppid) && ppid == parent) {
-            n++;
-            *zombies += state == 'Z';
-        }
-    }
-    closedir(d);
-    return n;
-}
-
-static bool process_exists(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d", (int)pid);
-    return access(path, F_OK) == 0;
-}
+#include "support.h"
 
 /* ---- Tasks ------------------------------------------------------------------------ */
 
-static int32_t worker_pid(void) { return (int32_t)getpid(); }
+/* From support.h: worker_pid, server_pid, the pids of the worker and of its
+ * fork server; gate, which announces the worker's pid on a channel and waits
+ * for a byte on another; hang, which announces it and never returns. */
 CF_TASK(int32_t, worker_pid);
-
-static int32_t server_pid(void) { return (int32_t)getppid(); }
 CF_TASK(int32_t, server_pid);
+CF_TASK(int32_t, gate, int32_t, int32_t);
+CF_TASK(int32_t, hang, int32_t);
 
 static int32_t crash_abort(int32_t x)
 {
@@ -175,48 +43,9 @@ static int32_t crash_abort(int32_t x)
 }
 CF_TASK(int32_t, crash_abort, int32_t);
 
-static void write_all(int fd, const void *data, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, data, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            _exit(99);
-        data = (const char *)data + w;
-        n -= (size_t)w;
-    }
-}
-
-/* Announce this worker on `started`, then wait for a byte on `release_fd`. */
-static int32_t gate(int32_t started, int32_t release_fd)
-{
-    int32_t pid = (int32_t)getpid();
-    write_all(started, &pid, sizeof pid);
-    char c;
-    while (read(release_fd, &c, 1) < 0 && errno == EINTR) {
-    }
-    return pid;
-}
-CF_TASK(int32_t, gate, int32_t, int32_t);
-
-static int32_t hang(int32_t started)
-{
-    int32_t pid = (int32_t)getpid();
-    write_all(started, &pid, sizeof pid);
-    for (;;)
-        pause();
-    return pid;
-}
-CF_TASK(int32_t, hang, int32_t);
-
 static uint64_t digest(cf_bytes b)
 {
-    const unsigned char *p = b.data;
-    uint64_t h = 1469598103934665603u;
-    for (size_t i = 0; i < b.len; i++)
-        h = (h ^ p[i]) * 1099511628211u;
-    return h;
+    return fnv1a(b.data, b.len);
 }
 CF_TASK(uint64_t, digest, cf_bytes);
 
@@ -228,8 +57,8 @@ START_TEST(hygiene_descriptors_and_children_restored)
     int fds_before = count_fds(), zombies;
     ck_assert_int_eq(count_children_of(getpid(), &zombies), 0);
 
-    cf_executor *ex = new_pool(&(cf_process_pool_options){.max_workers = 2,
-                                                           .max_tasks_per_child = 5});
+    cf_executor *ex = new_process_pool(
+        &(cf_process_pool_options){.max_workers = 2, .max_tasks_per_child = 5});
     cf_future *f[20], *crashed, *stuck;
     for (int i = 0; i < 20; i++)
         ck_assert_int_eq(cf_submit(&f[i], ex, worker_pid), 0);
@@ -261,8 +90,8 @@ END_TEST
 START_TEST(hygiene_no_zombies)
 {
     enum { ROUNDS = 6 };
-    cf_executor *ex = new_pool(&(cf_process_pool_options){.max_workers = 2,
-                                                           .max_tasks_per_child = 1});
+    cf_executor *ex = new_process_pool(
+        &(cf_process_pool_options){.max_workers = 2, .max_tasks_per_child = 1});
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, server_pid), 0);
     pid_t server = result_i32(f);
@@ -283,10 +112,8 @@ START_TEST(hygiene_no_zombies)
     /* Retired workers (one task each) are reaped too: no zombie stays. */
     int zombies = -1;
     double deadline = now_s() + DEADLINE_S;
-    while (count_children_of(server, &zombies) > 2 || zombies > 0) {
-        ck_assert_msg(now_s() < deadline, "the fork server keeps %d zombies", zombies);
-        nap();
-    }
+    while (count_children_of(server, &zombies) > 2 || zombies > 0)
+        ck_assert_msg(keep_polling(deadline), "the fork server keeps %d zombies", zombies);
     cf_executor_free(ex);
     ck_assert_int_eq(count_children_of(getpid(), &zombies), 0);
 }
@@ -312,7 +139,7 @@ START_TEST(hygiene_workers_ignore_sigint)
 {
     struct sigaction before, after;
     ck_assert_int_eq(sigaction(SIGINT, NULL, &before), 0);
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, worker_pid), 0);
     pid_t worker = result_i32(f);
@@ -342,31 +169,9 @@ START_TEST(hygiene_workers_ignore_sigint)
 }
 END_TEST
 
-/* The thread id of this process's thread named `name`, or 0. */
-static pid_t thread_named(const char *name)
-{
-    DIR *d = opendir("/proc/self/task");
-    ck_assert_ptr_nonnull(d);
-    pid_t found = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL && found == 0;) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[300], comm[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        if (fgets(comm, sizeof comm, f) != NULL && strncmp(comm, name, strlen(name)) == 0)
-            found = atoi(e->d_name);
-        fclose(f);
-    }
-    closedir(d);
-    return found;
-}
-
 START_TEST(hygiene_dispatcher_blocks_signals)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     pid_t tid = thread_named("cf-dispatch");
     ck_assert_int_gt(tid, 0);
     char path[64];
@@ -395,16 +200,13 @@ START_TEST(hygiene_sigpipe_never_reaches_the_application)
     ck_assert_ptr_nonnull(data);
     for (size_t i = 0; i < SIZE; i++)
         data[i] = (unsigned char)(i * 7 + (i >> 12));
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *busy, *big;
     ck_assert_int_eq(cf_submit(&busy, ex, gate, started.wr, go.rd), 0);
     pid_t worker = read_i32(started.rd);
     ck_assert_int_eq(cf_submit(&big, ex, digest, ((cf_bytes){data, SIZE})), 0);
-    double deadline = now_s() + DEADLINE_S;
-    while (!cf_future_running(big)) { /* sent: being written to the busy worker */
-        ck_assert(now_s() < deadline);
-        nap();
-    }
+    /* Sent: being written to the busy worker. */
+    ck_assert(EVENTUALLY(cf_future_running(big)));
     ck_assert_int_eq(kill(worker, SIGKILL), 0);
     ck_assert_int_eq(cf_future_result(busy, NULL, DEADLINE_S), CF_ECRASHED);
     ck_assert_int_eq(cf_future_error(busy)->detail, SIGKILL);
@@ -417,7 +219,7 @@ START_TEST(hygiene_sigpipe_never_reaches_the_application)
     pid_t server = result_i32(f);
     cf_future_release(f);
     ck_assert_int_eq(kill(server, SIGKILL), 0);
-    deadline = now_s() + DEADLINE_S;
+    double deadline = now_s() + DEADLINE_S;
     int rc;
     while ((rc = cf_submit(&f, ex, worker_pid)) == 0) { /* until the pool sees it */
         cf_future_wait(f, DEADLINE_S);
@@ -491,9 +293,8 @@ START_TEST(hygiene_workers_die_with_the_application)
                 pids[i] = 0;
                 left--;
             }
-        ck_assert_msg(now_s() < deadline, "%d of the pool's processes outlived the application",
-                      left);
-        nap();
+        ck_assert_msg(keep_polling(deadline),
+                      "%d of the pool's processes outlived the application", left);
     }
     close_chan(report);
     close_chan(never);
@@ -517,9 +318,5 @@ static Suite *hygiene_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(hygiene_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(hygiene_suite());
 }

@@ -22,7 +22,6 @@
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -30,12 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cfutures.h>
+
+#include "support.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -45,8 +44,6 @@
 #ifndef RUNNING_ON_VALGRIND
 #define RUNNING_ON_VALGRIND 0
 #endif
-
-#define DEADLINE_S 30.0
 
 /* ---- Helpers ---------------------------------------------------------------------- */
 
@@ -66,144 +63,6 @@ int __lsan_is_turned_off(void) __attribute__((visibility("default"), used));
 int __lsan_is_turned_off(void)
 {
     return test_pid != 0 && getpid() != test_pid;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void nap(void)
-{
-    nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
-}
-
-static cf_executor *new_pool(const cf_process_pool_options *opts)
-{
-    cf_executor *ex = NULL;
-    int rc = cf_process_pool_new(&ex, opts);
-    ck_assert_msg(rc == 0, "cf_process_pool_new: %s (%s)", cf_err_name(rc), cf_last_error());
-    ck_assert_ptr_nonnull(ex);
-    ck_assert_str_eq(cf_executor_kind(ex), "process_pool");
-    return ex;
-}
-
-static cf_executor *new_pool_of(size_t max_workers)
-{
-    return new_pool(&(cf_process_pool_options){.max_workers = max_workers});
-}
-
-/* A pipe whose ends the workers inherit (the pool must be created after). */
-typedef struct chan {
-    int rd, wr;
-} chan;
-
-static chan new_chan(void)
-{
-    int fds[2];
-    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-    return (chan){fds[0], fds[1]};
-}
-
-static void close_chan(chan c)
-{
-    close(c.rd);
-    close(c.wr);
-}
-
-/* Read one int32 from fd within the deadline: the pid a task announced. */
-static int32_t read_i32(int fd)
-{
-    int32_t v;
-    size_t got = 0;
-    double deadline = now_s() + DEADLINE_S;
-    while (got < sizeof v) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int left_ms = (int)((deadline - now_s()) * 1000);
-        ck_assert_msg(left_ms > 0, "nothing came through the pipe in %g s", DEADLINE_S);
-        if (poll(&p, 1, left_ms) <= 0)
-            continue;
-        ssize_t n = read(fd, (char *)&v + got, sizeof v - got);
-        ck_assert_msg(n > 0, "read: %s", n < 0 ? strerror(errno) : "end of file");
-        got += (size_t)n;
-    }
-    return v;
-}
-
-/* Let n tasks waiting on the release pipe go. */
-static void release(chan c, int n)
-{
-    for (int i = 0; i < n; i++)
-        ck_assert_int_eq(write(c.wr, "x", 1), 1);
-}
-
-/* True once /proc has no process `pid` (reaped), or the deadline passed. */
-static bool process_gone(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d", (int)pid);
-    double deadline = now_s() + DEADLINE_S;
-    while (access(path, F_OK) == 0) {
-        if (now_s() > deadline)
-            return false;
-        nap();
-    }
-    return true;
-}
-
-static void expect_value_i32(cf_future *f, int32_t want)
-{
-    int32_t v = -1;
-    int rc = cf_future_result(f, &v, DEADLINE_S);
-    ck_assert_msg(rc == 0, "task '%s': %s (%s)", cf_future_task_name(f), cf_err_name(rc),
-                  cf_last_error());
-    ck_assert_int_eq(v, want);
-}
-
-static int32_t result_i32(cf_future *f)
-{
-    int32_t v = -1;
-    int rc = cf_future_result(f, &v, DEADLINE_S);
-    ck_assert_msg(rc == 0, "task '%s': %s (%s)", cf_future_task_name(f), cf_err_name(rc),
-                  cf_last_error());
-    return v;
-}
-
-/* Wait for f and check that it failed with `code`; returns its error. */
-static const cf_error *expect_failure(cf_future *f, int code)
-{
-    int32_t v;
-    int rc = cf_future_result(f, &v, DEADLINE_S);
-    ck_assert_msg(rc == code, "task '%s': expected %s, got %s (%s)", cf_future_task_name(f),
-                  cf_err_name(code), cf_err_name(rc), cf_last_error());
-    const cf_error *e = cf_future_error(f);
-    if (code == CF_ECANCELLED) {
-        ck_assert_ptr_null(e);
-        ck_assert(cf_future_cancelled(f));
-        return NULL;
-    }
-    ck_assert_ptr_nonnull(e);
-    ck_assert_int_eq(e->code, code);
-    ck_assert_ptr_nonnull(e->message);
-    ck_assert(cf_future_failed(f));
-    return e;
-}
-
-static void expect_origin_is(const cf_error *e, pid_t pid)
-{
-    char want[32];
-    snprintf(want, sizeof want, "process %d", (int)pid);
-    ck_assert_ptr_nonnull(e->origin);
-    ck_assert_str_eq(e->origin, want);
 }
 
 /* ---- Tasks ---------------------------------------------------------------------- */
@@ -254,19 +113,10 @@ CF_TASK(uint64_t, mix8, int8_t, uint16_t, int32_t, uint64_t, float, double, bool
 static char big_text[BIG + 1];
 static unsigned char big_bytes[BIG];
 
-static uint64_t fnv(const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    uint64_t h = 1469598103934665603u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211u;
-    return h;
-}
-
 /* UINT64_MAX for NULL; else a hash of the string and its length. */
 static uint64_t str_digest(const char *s)
 {
-    return s == NULL ? UINT64_MAX : fnv(s, strlen(s)) ^ strlen(s);
+    return s == NULL ? UINT64_MAX : fnv1a(s, strlen(s)) ^ strlen(s);
 }
 CF_TASK(uint64_t, str_digest, const char *);
 
@@ -316,7 +166,7 @@ CF_TASK(point3, scale3, point3, double);
 /* A string, a buffer and a struct in one call. */
 static uint64_t mixed(const char *s, cf_bytes b, point3 p, int32_t k)
 {
-    return str_digest(s) ^ fnv(b.data, b.len) ^ (uint64_t)(int64_t)(p.x * k) ^ (uint64_t)p.id;
+    return str_digest(s) ^ fnv1a(b.data, b.len) ^ (uint64_t)(int64_t)(p.x * k) ^ (uint64_t)p.id;
 }
 CF_TASK(uint64_t, mixed, const char *, cf_bytes, point3, int32_t);
 
@@ -350,12 +200,14 @@ static void *make_ptr(int32_t x)
 }
 CF_TASK(void *, make_ptr, int32_t);
 
-static int32_t worker_pid(void) { return (int32_t)getpid(); }
+/* From support.h: worker_pid, server_pid, the pids of the worker and of its
+ * parent, the fork server; gate, which announces the worker's pid on
+ * `started` and returns once a byte comes on `release_fd`; hang, which
+ * announces it and never returns. */
 CF_TASK(int32_t, worker_pid);
-
-/* The worker's parent: the fork server. */
-static int32_t server_pid(void) { return (int32_t)getppid(); }
 CF_TASK(int32_t, server_pid);
+CF_TASK(int32_t, gate, int32_t, int32_t);
+CF_TASK(int32_t, hang, int32_t);
 
 static int32_t add_one(int32_t x) { return x + 1; }
 CF_TASK(int32_t, add_one, int32_t);
@@ -393,43 +245,6 @@ static int32_t fail_with(int32_t code, const char *what)
     return 0;
 }
 CF_TASK(int32_t, fail_with, int32_t, const char *);
-
-static void write_all(int fd, const void *data, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, data, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            _exit(99);
-        data = (const char *)data + w;
-        n -= (size_t)w;
-    }
-}
-
-/* Announce this worker on `started`, then wait for one byte on `release`;
- * returns the worker's pid. */
-static int32_t gate(int32_t started, int32_t release_fd)
-{
-    int32_t pid = (int32_t)getpid();
-    write_all(started, &pid, sizeof pid);
-    char c;
-    while (read(release_fd, &c, 1) < 0 && errno == EINTR) {
-    }
-    return pid;
-}
-CF_TASK(int32_t, gate, int32_t, int32_t);
-
-/* Announce this worker, then never return. */
-static int32_t hang(int32_t started)
-{
-    int32_t pid = (int32_t)getpid();
-    write_all(started, &pid, sizeof pid);
-    for (;;)
-        pause();
-    return pid;
-}
-CF_TASK(int32_t, hang, int32_t);
 
 /* Returns x; for a negative x, announces the worker and never returns. The
  * same task short and long: a worker holds the answers of the short calls
@@ -555,7 +370,7 @@ static char *temp_path(void)
 
 START_TEST(process_pool_integers_at_extremes)
 {
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     cf_future *f[24];
     int k = 0;
     ck_assert_int_eq(cf_submit(&f[k++], ex, echo_i8, INT8_MIN), 0);
@@ -630,7 +445,7 @@ END_TEST
 
 START_TEST(process_pool_floating_point)
 {
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     const double doubles[] = {NAN, -0.0, INFINITY, -INFINITY, DBL_MAX, DBL_MIN,
                               DBL_TRUE_MIN, -1.5e-300, M_PI};
     const float floats[] = {NAN, -0.0f, INFINITY, FLT_MAX, FLT_MIN, FLT_TRUE_MIN, 3.25f};
@@ -664,7 +479,7 @@ END_TEST
 
 START_TEST(process_pool_eight_parameters)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, mix8, INT8_MIN, UINT16_MAX, -123456, UINT64_MAX - 5,
                                -0.125f, 6.02214076e23, true, INT64_MIN + 9),
@@ -692,7 +507,7 @@ static void fill_big(void)
 START_TEST(process_pool_strings)
 {
     fill_big();
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     const char *inputs[] = {"hello, world", "", NULL, big_text};
     cf_future *digest[4], *upper[4];
     for (int i = 0; i < 4; i++) {
@@ -727,7 +542,7 @@ END_TEST
 START_TEST(process_pool_byte_buffers)
 {
     fill_big();
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     static const unsigned char small[] = {0, 1, 2, 0xff, 0};
     const cf_bytes inputs[] = {{small, sizeof small}, {NULL, 0}, {big_bytes, BIG}};
     cf_future *f[3];
@@ -750,7 +565,7 @@ END_TEST
 START_TEST(process_pool_structs_and_mixed)
 {
     fill_big();
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     point3 p;
     memset(&p, 0, sizeof p); /* its padding travels too */
     p.x = 1.5;
@@ -778,7 +593,7 @@ END_TEST
 
 START_TEST(process_pool_no_parameters_and_void_results)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *a, *b, *c;
     ck_assert_int_eq(cf_submit(&a, ex, forty_two), 0);
     ck_assert_int_eq(cf_submit(&b, ex, nothing), 0);
@@ -799,7 +614,7 @@ END_TEST
 
 START_TEST(process_pool_refuses_raw_pointers)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     int32_t x = 7;
     cf_future *f = (cf_future *)&x;
     ck_assert_int_eq(cf_submit(&f, ex, deref, &x), CF_EUNSUPPORTED);
@@ -822,7 +637,7 @@ END_TEST
 
 START_TEST(process_pool_result_type_check)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, echo_i64, 5), 0);
     int32_t wrong;
@@ -840,7 +655,7 @@ END_TEST
 
 START_TEST(process_pool_submit_values)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     const cf_task *t;
     ck_assert_int_eq(cf_task_find("str_digest", &t), 0);
     cf_value arg = cf_value_str("dynamic");
@@ -871,7 +686,7 @@ static int seen_exit_status(int status)
  * and that a later task runs in a new worker. */
 static void check_crash(int how, bool by_signal, int detail)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, worker_pid), 0);
     pid_t victim = result_i32(f);
@@ -933,7 +748,7 @@ START_TEST(process_pool_crash_among_many)
                                 CRASH__EXIT4};
     const int details[] = {SIGSEGV, SIGABRT, SIGKILL, seen_exit_status(3),
                            seen_exit_status(4)};
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     static cf_future *f[N];
     for (int i = 0; i < N; i++) {
         int how = i % 200 == 100 ? kinds[i / 200] : CRASH_NONE;
@@ -961,7 +776,7 @@ END_TEST
 
 START_TEST(process_pool_task_fail)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *p, *f;
     ck_assert_int_eq(cf_submit(&p, ex, worker_pid), 0);
     pid_t worker = result_i32(p);
@@ -987,8 +802,8 @@ END_TEST
 START_TEST(process_pool_initializer_runs_once_per_worker)
 {
     enum { N = 40 };
-    cf_executor *ex = new_pool(&(cf_process_pool_options){.max_workers = 2,
-                                                           .initializer = init_ok});
+    cf_executor *ex = new_process_pool(
+        &(cf_process_pool_options){.max_workers = 2, .initializer = init_ok});
     cf_future *f[N];
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(cf_submit(&f[i], ex, report_init), 0);
@@ -1008,7 +823,7 @@ static void check_broken_by_initializer(cf_initializer_fn init, const char *says
 {
     enum { MAX_WORKERS = 3, N = 12 };
     char *path = temp_path();
-    cf_executor *ex = new_pool(&(cf_process_pool_options){
+    cf_executor *ex = new_process_pool(&(cf_process_pool_options){
         .max_workers = MAX_WORKERS, .initializer = init, .initializer_arg = path});
     cf_future *f[N];
     int n = 0, rc;
@@ -1052,8 +867,8 @@ END_TEST
 START_TEST(process_pool_max_tasks_per_child)
 {
     enum { PER_CHILD = 3, N = 15 };
-    cf_executor *ex = new_pool(&(cf_process_pool_options){.max_workers = 1,
-                                                           .max_tasks_per_child = PER_CHILD});
+    cf_executor *ex = new_process_pool(
+        &(cf_process_pool_options){.max_workers = 1, .max_tasks_per_child = PER_CHILD});
     cf_future *f[N];
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(cf_submit(&f[i], ex, worker_pid), 0);
@@ -1083,18 +898,27 @@ static void count_callback(cf_future *f, void *arg)
     atomic_fetch_add(&callbacks_run, 1);
 }
 
+/* Hold the worker of ex with a gate (*blocker) until a byte comes on `go`,
+ * and queue n calls add_one(i) behind it (f[i]); returns the worker's pid. */
+static pid_t queue_behind_gate(cf_executor *ex, chan started, chan go, cf_future **blocker,
+                               cf_future **f, int n)
+{
+    ck_assert_int_eq(cf_submit(blocker, ex, gate, started.wr, go.rd), 0);
+    pid_t worker = read_i32(started.rd);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(cf_submit(&f[i], ex, add_one, i), 0);
+    return worker;
+}
+
 /* Behind a busy worker, calls wait in the pool's queue: pending, they cancel
  * as on a thread pool. */
 START_TEST(process_pool_cancel_pending)
 {
     enum { N = 300 };
     chan started = new_chan(), go = new_chan();
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *blocker, *f[N];
-    ck_assert_int_eq(cf_submit(&blocker, ex, gate, started.wr, go.rd), 0);
-    pid_t worker = read_i32(started.rd);
-    for (int i = 0; i < N; i++)
-        ck_assert_int_eq(cf_submit(&f[i], ex, add_one, i), 0);
+    pid_t worker = queue_behind_gate(ex, started, go, &blocker, f, N);
     /* The pool sends a worker only a few calls ahead: the last ones wait. */
     cf_future *last = f[N - 1];
     ck_assert_int_eq(cf_future_state_of(last), CF_FUTURE_PENDING);
@@ -1120,22 +944,17 @@ START_TEST(process_pool_cancel_pending)
 }
 END_TEST
 
-/* Poll until f is running (or done), within the deadline. */
+/* Poll until f is running (or done), within the deadline: true when it is
+ * running. */
 static bool eventually_running(cf_future *f)
 {
-    double deadline = now_s() + DEADLINE_S;
-    while (!cf_future_running(f) && !cf_future_done(f)) {
-        if (now_s() > deadline)
-            return false;
-        nap();
-    }
-    return cf_future_running(f);
+    return EVENTUALLY(cf_future_running(f) || cf_future_done(f)) && cf_future_running(f);
 }
 
 START_TEST(process_pool_cancel_running)
 {
     chan started = new_chan();
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, hang, started.wr), 0);
     pid_t victim = read_i32(started.rd);
@@ -1169,7 +988,7 @@ END_TEST
 START_TEST(process_pool_cancel_running_queued_in_worker)
 {
     chan started = new_chan(), go = new_chan();
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *a, *b, *c;
     ck_assert_int_eq(cf_submit(&a, ex, gate, started.wr, go.rd), 0);
     pid_t first = read_i32(started.rd);
@@ -1197,7 +1016,7 @@ END_TEST
 START_TEST(process_pool_cancel_running_races_answers)
 {
     enum { N = 120 };
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     cf_future *f[N];
     bool cancelled[N] = {0};
     for (int i = 0; i < N; i++)
@@ -1249,7 +1068,7 @@ START_TEST(process_pool_cancel_running_with_answers_held)
 {
     enum { N = 5 };
     chan started = new_chan(), go = new_chan();
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *shorts[N], *hanging;
     pid_t victim = short_calls_then_hang(ex, started, go, shorts, N, &hanging);
     ck_assert(cf_future_cancel_running(hanging));
@@ -1272,8 +1091,8 @@ START_TEST(process_pool_task_timeout_with_answers_held)
 {
     enum { N = 5 };
     chan started = new_chan(), go = new_chan();
-    cf_executor *ex = new_pool(&(cf_process_pool_options){.max_workers = 1,
-                                                           .task_timeout = 1.0});
+    cf_executor *ex = new_process_pool(
+        &(cf_process_pool_options){.max_workers = 1, .task_timeout = 1.0});
     cf_future *shorts[N], *hanging;
     pid_t victim = short_calls_then_hang(ex, started, go, shorts, N, &hanging);
     const cf_error *e = expect_failure(hanging, CF_ETASKTIMEOUT);
@@ -1293,8 +1112,8 @@ START_TEST(process_pool_task_timeout)
 {
     enum { N = 20 };
     chan started = new_chan();
-    cf_executor *ex = new_pool(&(cf_process_pool_options){.max_workers = 1,
-                                                           .task_timeout = 1.0});
+    cf_executor *ex = new_process_pool(
+        &(cf_process_pool_options){.max_workers = 1, .task_timeout = 1.0});
     cf_future *before[N], *stuck, *after[N], *in_time;
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(cf_submit(&before[i], ex, add_one, i), 0);
@@ -1332,7 +1151,7 @@ END_TEST
 START_TEST(process_pool_submit_timeout)
 {
     chan started = new_chan(), go = new_chan();
-    cf_executor *ex = new_pool(&(cf_process_pool_options){.max_workers = 1});
+    cf_executor *ex = new_process_pool(&(cf_process_pool_options){.max_workers = 1});
     cf_future *stuck, *bad = (cf_future *)&bad;
     ck_assert_int_eq(cf_submit_with(&bad, ex, &(cf_submit_options){.timeout = NAN}, add_one, 1),
                      CF_EINVAL);
@@ -1347,7 +1166,7 @@ START_TEST(process_pool_submit_timeout)
     cf_executor_free(ex);
 
     /* CF_FOREVER lifts the pool's limit for that call only. */
-    ex = new_pool(&(cf_process_pool_options){.max_workers = 1, .task_timeout = 0.2});
+    ex = new_process_pool(&(cf_process_pool_options){.max_workers = 1, .task_timeout = 0.2});
     cf_future *patient;
     ck_assert_int_eq(cf_submit_with(&patient, ex, &(cf_submit_options){.timeout = CF_FOREVER},
                                     gate, started.wr, go.rd),
@@ -1384,7 +1203,7 @@ END_TEST
 
 START_TEST(process_pool_shutdown_idempotent)
 {
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, add_one, 1), 0);
     ck_assert_int_eq(cf_executor_shutdown(ex, 0, CF_FOREVER), 0);
@@ -1406,7 +1225,7 @@ END_TEST
 START_TEST(process_pool_shutdown_wait_completes_everything)
 {
     enum { N = 60 };
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     cf_future *f[N];
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(cf_submit(&f[i], ex, snooze, i % 3, i), 0);
@@ -1424,12 +1243,9 @@ START_TEST(process_pool_shutdown_cancel_futures)
 {
     enum { N = 200 };
     chan started = new_chan(), go = new_chan();
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *blocker, *f[N];
-    ck_assert_int_eq(cf_submit(&blocker, ex, gate, started.wr, go.rd), 0);
-    pid_t worker = read_i32(started.rd);
-    for (int i = 0; i < N; i++)
-        ck_assert_int_eq(cf_submit(&f[i], ex, add_one, i), 0);
+    pid_t worker = queue_behind_gate(ex, started, go, &blocker, f, N);
     ck_assert_int_eq(cf_executor_shutdown(ex, CF_SHUTDOWN_CANCEL_FUTURES, 0), 0);
     ck_assert(cf_future_cancelled(f[N - 1])); /* was still pending */
     release(go, 1);
@@ -1456,7 +1272,7 @@ END_TEST
 START_TEST(process_pool_shutdown_wait_timeout_terminates)
 {
     chan started = new_chan();
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     cf_future *stuck, *quick;
     ck_assert_int_eq(cf_submit(&stuck, ex, hang, started.wr), 0);
     pid_t victim = read_i32(started.rd);
@@ -1479,7 +1295,7 @@ START_TEST(process_pool_shutdown_terminate)
 {
     enum { N = 100 };
     chan started = new_chan();
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     cf_future *stuck, *f[N];
     ck_assert_int_eq(cf_submit(&stuck, ex, hang, started.wr), 0);
     pid_t victim = read_i32(started.rd);
@@ -1513,7 +1329,7 @@ END_TEST
 static void check_shutdown_under_load(unsigned flags)
 {
     enum { N = 10000 };
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     cf_future **f = calloc(N, sizeof *f);
     ck_assert_ptr_nonnull(f);
     for (int i = 0; i < N; i++)
@@ -1552,7 +1368,7 @@ START_TEST(process_pool_shutdown_racing_crashes)
 {
     enum { N = 400 };
     for (int round = 0; round < 3; round++) {
-        cf_executor *ex = new_pool_of(2);
+        cf_executor *ex = new_process_pool_of(2);
         cf_future *f[N];
         for (int i = 0; i < N; i++)
             ck_assert_int_eq(cf_submit(&f[i], ex, crash, i % 50 == 7 ? CRASH_ABORT : CRASH_NONE, i),
@@ -1611,7 +1427,7 @@ static void shutdown_in_callback(cf_future *f, void *arg)
  * would wait for itself: it is refused (the shutdown itself happens). */
 START_TEST(process_pool_shutdown_from_callback)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     callback_probe probe = {.ex = ex};
     atomic_init(&probe.shutdown_rc, 1);
     atomic_init(&probe.submit_rc, 1);
@@ -1620,10 +1436,7 @@ START_TEST(process_pool_shutdown_from_callback)
     ck_assert_int_eq(cf_submit(&f, ex, snooze, 10, 1), 0);
     ck_assert_int_eq(cf_future_add_done_callback(f, shutdown_in_callback, &probe), 0);
     expect_value_i32(f, 1);
-    double deadline = now_s() + DEADLINE_S;
-    while (!atomic_load(&probe.done) && now_s() < deadline)
-        nap();
-    ck_assert(atomic_load(&probe.done));
+    ck_assert(EVENTUALLY(atomic_load(&probe.done)));
     ck_assert_int_eq(atomic_load(&probe.shutdown_rc), CF_EDEADLOCK);
     ck_assert_int_eq(atomic_load(&probe.submit_rc), CF_ESHUTDOWN);
     ck_assert(!pthread_equal(probe.thread, pthread_self()));
@@ -1642,73 +1455,10 @@ static void free_in_callback(cf_future *f, void *arg)
     atomic_store(&probe->done, 1);
 }
 
-/* How many threads of this process are named `name`. */
-static int count_threads_named(const char *name)
-{
-    DIR *d = opendir("/proc/self/task");
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[300], comm[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        if (fgets(comm, sizeof comm, f) != NULL) {
-            comm[strcspn(comm, "\n")] = '\0';
-            n += strcmp(comm, name) == 0;
-        }
-        fclose(f);
-    }
-    closedir(d);
-    return n;
-}
-
-/* How many processes have this one as their parent. */
-static int count_children(void)
-{
-    DIR *d = opendir("/proc");
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        char path[300], buf[512];
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        size_t len = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[len] = '\0';
-        const char *close_paren = strrchr(buf, ')'); /* the name may hold spaces */
-        int ppid;
-        char state;
-        if (close_paren != NULL && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 &&
-            ppid == (int)getpid())
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
-static bool eventually_no_children(void)
-{
-    double deadline = now_s() + DEADLINE_S;
-    while (count_children() != 0) {
-        if (now_s() > deadline)
-            return false;
-        nap();
-    }
-    return true;
-}
-
 START_TEST(process_pool_free_from_callback)
 {
     ck_assert_int_eq(count_children(), 0);
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     callback_probe probe = {.ex = ex};
     atomic_init(&probe.done, 0);
     cf_future *f, *later;
@@ -1718,12 +1468,9 @@ START_TEST(process_pool_free_from_callback)
     expect_value_i32(f, 2);
     expect_value_i32(later, 5); /* submitted before the free: completes */
     /* The dispatcher ends, freeing the pool, and the fork server is reaped. */
-    double deadline = now_s() + DEADLINE_S;
-    while (count_threads_named("cf-dispatch") != 0 && now_s() < deadline)
-        nap();
-    ck_assert_int_eq(count_threads_named("cf-dispatch"), 0);
+    ck_assert(EVENTUALLY(count_threads_named("cf-dispatch") == 0));
     ck_assert(atomic_load(&probe.done));
-    ck_assert(eventually_no_children());
+    ck_assert(EVENTUALLY(count_children() == 0));
     cf_future_release(f);
     cf_future_release(later);
 }
@@ -1734,12 +1481,29 @@ static void *cancel_running_thread(void *arg)
     return cf_future_cancel_running(arg) ? arg : NULL;
 }
 
+/* Join thread t (its result in *result, unless NULL); true when it ended
+ * within the deadline. The join waits for the thread's end itself, a second
+ * at a time so that the deadline is checked. */
+static bool joined_in_time(pthread_t t, void **result)
+{
+    double deadline = now_s() + DEADLINE_S;
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (pthread_timedjoin_np(t, result, &ts) == 0)
+            return true;
+        if (now_s() > deadline)
+            return false;
+    }
+}
+
 /* The callbacks of a future cancelled while running run in the cancelling
  * thread, inside the pool's canceller: freeing the pool there is deferred. */
 START_TEST(process_pool_free_from_callback_of_cancel_running)
 {
     chan started = new_chan();
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     callback_probe probe = {.ex = ex};
     atomic_init(&probe.done, 0);
     cf_future *f;
@@ -1748,23 +1512,13 @@ START_TEST(process_pool_free_from_callback_of_cancel_running)
     ck_assert_int_eq(cf_future_add_done_callback(f, free_in_callback, &probe), 0);
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, cancel_running_thread, f), 0);
-    double deadline = now_s() + DEADLINE_S;
     void *outcome = NULL;
-    for (;;) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        if (pthread_timedjoin_np(t, &outcome, &ts) == 0)
-            break;
-        ck_assert_msg(now_s() < deadline, "cf_future_cancel_running did not return");
-    }
+    ck_assert_msg(joined_in_time(t, &outcome), "cf_future_cancel_running did not return");
     ck_assert_ptr_eq(outcome, f); /* it returned true */
     ck_assert(atomic_load(&probe.done));
     ck_assert(cf_future_cancelled(f));
-    while (count_threads_named("cf-dispatch") != 0 && now_s() < deadline)
-        nap();
-    ck_assert_int_eq(count_threads_named("cf-dispatch"), 0);
-    ck_assert(eventually_no_children());
+    ck_assert(EVENTUALLY(count_threads_named("cf-dispatch") == 0));
+    ck_assert(EVENTUALLY(count_children() == 0));
     ck_assert(process_gone(victim));
     cf_future_release(f);
     close_chan(started);
@@ -1775,9 +1529,10 @@ static void free_after_dispatcher_ends(cf_future *f, void *arg)
 {
     (void)f;
     callback_probe *probe = arg;
-    double deadline = now_s() + DEADLINE_S;
-    while (count_threads_named("cf-dispatch") != 0 && now_s() < deadline)
-        nap();
+    /* Let the dispatcher end first (the case this callback sets up). It may
+     * run on one of the pool's threads, so it frees the pool either way
+     * rather than fail the test from there. */
+    (void)EVENTUALLY(count_threads_named("cf-dispatch") == 0);
     cf_executor_free(probe->ex);
     atomic_store(&probe->done, 1);
 }
@@ -1787,8 +1542,8 @@ static void free_after_dispatcher_ends(cf_future *f, void *arg)
 START_TEST(process_pool_free_from_callback_after_dispatcher_ended)
 {
     chan started = new_chan();
-    cf_executor *ex = new_pool(&(cf_process_pool_options){.max_workers = 1,
-                                                           .task_timeout = 0.5});
+    cf_executor *ex = new_process_pool(
+        &(cf_process_pool_options){.max_workers = 1, .task_timeout = 0.5});
     callback_probe probe = {.ex = ex};
     atomic_init(&probe.done, 0);
     cf_future *f;
@@ -1799,7 +1554,7 @@ START_TEST(process_pool_free_from_callback_after_dispatcher_ended)
     ck_assert(cf_future_cancel_running(f)); /* runs the callback, which frees */
     ck_assert(atomic_load(&probe.done));
     ck_assert(cf_future_cancelled(f));
-    ck_assert(eventually_no_children());
+    ck_assert(EVENTUALLY(count_children() == 0));
     ck_assert(process_gone(victim));
     cf_future_release(f);
     close_chan(started);
@@ -1819,7 +1574,7 @@ static void submit_in_callback(cf_future *f, void *arg)
 
 START_TEST(process_pool_submit_from_callback)
 {
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     callback_probe probe = {.ex = ex};
     atomic_init(&probe.submit_rc, 1);
     atomic_init(&probe.done, 0);
@@ -1827,10 +1582,7 @@ START_TEST(process_pool_submit_from_callback)
     ck_assert_int_eq(cf_submit(&f, ex, add_one, 40), 0);
     ck_assert_int_eq(cf_future_add_done_callback(f, submit_in_callback, &probe), 0);
     expect_value_i32(f, 41);
-    double deadline = now_s() + DEADLINE_S;
-    while (!atomic_load(&probe.done) && now_s() < deadline)
-        nap();
-    ck_assert(atomic_load(&probe.done));
+    ck_assert(EVENTUALLY(atomic_load(&probe.done)));
     ck_assert_int_eq(atomic_load(&probe.submit_rc), 0);
     expect_value_i32(probe.submitted, 42);
     cf_future_release(probe.submitted);
@@ -1848,7 +1600,7 @@ START_TEST(process_pool_long_tasks_spread_over_workers)
 {
     enum { TINY = 2000 };
     chan started = new_chan(), go = new_chan();
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     cf_future **tiny = calloc(TINY, sizeof *tiny);
     ck_assert_ptr_nonnull(tiny);
     for (int i = 0; i < TINY; i++)
@@ -1883,7 +1635,7 @@ START_TEST(process_pool_fork_server_dies)
 {
     enum { N = 50 };
     chan started = new_chan();
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_process_pool_of(2);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, server_pid), 0);
     pid_t server = result_i32(f);
@@ -1911,7 +1663,7 @@ START_TEST(process_pool_fork_server_dies)
     ck_assert(process_gone(w1)); /* the workers die with the server */
     ck_assert(process_gone(w2));
     cf_executor_free(ex);
-    ck_assert(eventually_no_children());
+    ck_assert(EVENTUALLY(count_children() == 0));
     close_chan(started);
 }
 END_TEST
@@ -1922,8 +1674,8 @@ START_TEST(process_pool_frame_size_limit)
 {
     static char text[20000];
     memset(text, 'q', sizeof text - 1);
-    cf_executor *ex = new_pool(&(cf_process_pool_options){.max_workers = 1,
-                                                           .max_frame_size = 4096});
+    cf_executor *ex = new_process_pool(
+        &(cf_process_pool_options){.max_workers = 1, .max_frame_size = 4096});
     cf_future *call_too_big, *result_too_big, *fine;
     ck_assert_int_eq(cf_submit(&call_too_big, ex, str_digest, text), 0);
     text[3000] = '\0'; /* a call that fits, whose result (upper case) does too */
@@ -1970,7 +1722,7 @@ static int highest_fd(rlim_t limit)
  * the reason; once descriptors are back, the pool works again. */
 START_TEST(process_pool_worker_cannot_start)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_process_pool_of(1);
     struct rlimit old;
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
     struct rlimit low = old;
@@ -2042,27 +1794,14 @@ static bool freed_in_time(cf_executor *ex)
 {
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, free_pool, ex), 0);
-    double deadline = now_s() + DEADLINE_S;
-    struct timespec ts;
-    for (;;) {
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 10000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        if (pthread_timedjoin_np(t, NULL, &ts) == 0)
-            return true;
-        if (now_s() > deadline)
-            return false;
-    }
+    return joined_in_time(t, NULL);
 }
 
 /* A pool created after another holds copies of the first one's descriptors
  * (its fork server is a fork of this process): freeing the first still works. */
 START_TEST(process_pool_two_pools_freed_in_creation_order)
 {
-    cf_executor *a = new_pool_of(1), *b = new_pool_of(1);
+    cf_executor *a = new_process_pool_of(1), *b = new_process_pool_of(1);
     cf_future *fa, *fb;
     ck_assert_int_eq(cf_submit(&fa, a, add_one, 1), 0);
     ck_assert_int_eq(cf_submit(&fb, b, add_one, 2), 0);
@@ -2070,7 +1809,7 @@ START_TEST(process_pool_two_pools_freed_in_creation_order)
     expect_value_i32(fb, 3);
     ck_assert(freed_in_time(a));
     ck_assert(freed_in_time(b));
-    ck_assert(eventually_no_children());
+    ck_assert(EVENTUALLY(count_children() == 0));
     cf_future_release(fa);
     cf_future_release(fb);
 }
@@ -2148,9 +1887,5 @@ static Suite *process_pool_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(process_pool_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(process_pool_suite());
 }

@@ -20,6 +20,8 @@
 
 #include <cfutures.h>
 
+#include "support.h"
+
 typedef struct point { /* no padding, so that copies compare bytewise */
     int32_t x, y;
     double w;
@@ -43,42 +45,45 @@ static void nothing(void)
 }
 CF_TASK(void, nothing);
 
-/* One identity task per supported type: T id_T(T x) { return x; }. */
+/* Every supported type, each with an identity task: T name(T x) { return x; }. */
+#define EVERY_IDENTITY_TASK(X)                                                     \
+    X(bool, id_bool)                                                               \
+    X(char, id_char)                                                               \
+    X(signed char, id_schar)                                                       \
+    X(unsigned char, id_uchar)                                                     \
+    X(short, id_short)                                                             \
+    X(unsigned short, id_ushort)                                                   \
+    X(int, id_int)                                                                 \
+    X(unsigned int, id_uint)                                                       \
+    X(long, id_long)                                                               \
+    X(unsigned long, id_ulong)                                                     \
+    X(long long, id_llong)                                                         \
+    X(unsigned long long, id_ullong)                                               \
+    X(int8_t, id_i8)                                                               \
+    X(uint8_t, id_u8)                                                              \
+    X(int16_t, id_i16)                                                             \
+    X(uint16_t, id_u16)                                                            \
+    X(int32_t, id_i32)                                                             \
+    X(uint32_t, id_u32)                                                            \
+    X(int64_t, id_i64)                                                             \
+    X(uint64_t, id_u64)                                                            \
+    X(float, id_float)                                                             \
+    X(double, id_double)                                                           \
+    X(const char *, id_cstr)                                                       \
+    X(char *, id_str)                                                              \
+    X(cf_bytes, id_bytes)                                                          \
+    X(point, id_point)                                                             \
+    X(void *, id_ptr)                                                              \
+    X(int *, id_intptr)
+
 #define IDENTITY_TASK(T, name)                                                     \
     static T name(T x)                                                             \
     {                                                                              \
         return x;                                                                  \
     }                                                                              \
-    CF_TASK(T, name, T)
+    CF_TASK(T, name, T);
 
-IDENTITY_TASK(bool, id_bool);
-IDENTITY_TASK(char, id_char);
-IDENTITY_TASK(signed char, id_schar);
-IDENTITY_TASK(unsigned char, id_uchar);
-IDENTITY_TASK(short, id_short);
-IDENTITY_TASK(unsigned short, id_ushort);
-IDENTITY_TASK(int, id_int);
-IDENTITY_TASK(unsigned int, id_uint);
-IDENTITY_TASK(long, id_long);
-IDENTITY_TASK(unsigned long, id_ulong);
-IDENTITY_TASK(long long, id_llong);
-IDENTITY_TASK(unsigned long long, id_ullong);
-IDENTITY_TASK(int8_t, id_i8);
-IDENTITY_TASK(uint8_t, id_u8);
-IDENTITY_TASK(int16_t, id_i16);
-IDENTITY_TASK(uint16_t, id_u16);
-IDENTITY_TASK(int32_t, id_i32);
-IDENTITY_TASK(uint32_t, id_u32);
-IDENTITY_TASK(int64_t, id_i64);
-IDENTITY_TASK(uint64_t, id_u64);
-IDENTITY_TASK(float, id_float);
-IDENTITY_TASK(double, id_double);
-IDENTITY_TASK(const char *, id_cstr);
-IDENTITY_TASK(char *, id_str);
-IDENTITY_TASK(cf_bytes, id_bytes);
-IDENTITY_TASK(point, id_point);
-IDENTITY_TASK(void *, id_ptr);
-IDENTITY_TASK(int *, id_intptr);
+EVERY_IDENTITY_TASK(IDENTITY_TASK)
 
 /* Tasks of 1..8 parameters over a list of mixed types, chosen so that the
  * packed block needs padding:
@@ -176,12 +181,6 @@ typedef union block {
     unsigned char bytes[256];
 } block;
 
-static void assert_type_eq(cf_type got, cf_type want, const char *what)
-{
-    ck_assert_msg(cf_type_equal(got, want), "%s: got %s/%u, want %s/%u", what,
-                  cf_kind_name(got.kind), got.size, cf_kind_name(want.kind), want.size);
-}
-
 static void assert_registered(const cf_task *t)
 {
     const cf_task *found = NULL;
@@ -213,8 +212,10 @@ START_TEST(task_descriptor_no_params)
 }
 END_TEST
 
+/* The descriptor CF_TASK made for the identity task tname of type T (a block,
+ * so that EVERY_IDENTITY_TASK can string these together). */
 #define CHECK_IDENTITY_DESCRIPTOR(T, tname)                                          \
-    do {                                                                            \
+    {                                                                               \
         const cf_task *t_ = &cf__task_##tname;                                       \
         ck_assert_str_eq(t_->name, #tname);                                          \
         ck_assert(t_->fn == (void (*)(void))tname);                                  \
@@ -226,38 +227,11 @@ END_TEST
         ck_assert_uint_eq(t_->args_align, alignof(T));                              \
         ck_assert_str_eq(t_->file, __FILE__);                                       \
         ck_assert_int_gt(t_->line, 0);                                              \
-    } while (0)
+    }
 
 START_TEST(task_descriptor_every_type)
 {
-    CHECK_IDENTITY_DESCRIPTOR(bool, id_bool);
-    CHECK_IDENTITY_DESCRIPTOR(char, id_char);
-    CHECK_IDENTITY_DESCRIPTOR(signed char, id_schar);
-    CHECK_IDENTITY_DESCRIPTOR(unsigned char, id_uchar);
-    CHECK_IDENTITY_DESCRIPTOR(short, id_short);
-    CHECK_IDENTITY_DESCRIPTOR(unsigned short, id_ushort);
-    CHECK_IDENTITY_DESCRIPTOR(int, id_int);
-    CHECK_IDENTITY_DESCRIPTOR(unsigned int, id_uint);
-    CHECK_IDENTITY_DESCRIPTOR(long, id_long);
-    CHECK_IDENTITY_DESCRIPTOR(unsigned long, id_ulong);
-    CHECK_IDENTITY_DESCRIPTOR(long long, id_llong);
-    CHECK_IDENTITY_DESCRIPTOR(unsigned long long, id_ullong);
-    CHECK_IDENTITY_DESCRIPTOR(int8_t, id_i8);
-    CHECK_IDENTITY_DESCRIPTOR(uint8_t, id_u8);
-    CHECK_IDENTITY_DESCRIPTOR(int16_t, id_i16);
-    CHECK_IDENTITY_DESCRIPTOR(uint16_t, id_u16);
-    CHECK_IDENTITY_DESCRIPTOR(int32_t, id_i32);
-    CHECK_IDENTITY_DESCRIPTOR(uint32_t, id_u32);
-    CHECK_IDENTITY_DESCRIPTOR(int64_t, id_i64);
-    CHECK_IDENTITY_DESCRIPTOR(uint64_t, id_u64);
-    CHECK_IDENTITY_DESCRIPTOR(float, id_float);
-    CHECK_IDENTITY_DESCRIPTOR(double, id_double);
-    CHECK_IDENTITY_DESCRIPTOR(const char *, id_cstr);
-    CHECK_IDENTITY_DESCRIPTOR(char *, id_str);
-    CHECK_IDENTITY_DESCRIPTOR(cf_bytes, id_bytes);
-    CHECK_IDENTITY_DESCRIPTOR(point, id_point);
-    CHECK_IDENTITY_DESCRIPTOR(void *, id_ptr);
-    CHECK_IDENTITY_DESCRIPTOR(int *, id_intptr);
+    EVERY_IDENTITY_TASK(CHECK_IDENTITY_DESCRIPTOR)
 
     /* The kinds, spelled out for a few. */
     ck_assert_uint_eq(cf__task_id_cstr.params[0].kind, CF_KIND_STR);
@@ -803,9 +777,5 @@ static Suite *task_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(task_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(task_suite());
 }

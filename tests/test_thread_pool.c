@@ -11,121 +11,17 @@
 #include "config.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cfutures.h>
 
-#define DEADLINE_S 30.0
-
-/* ---- Utilities ------------------------------------------------------------------ */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void nap(void)
-{
-    nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
-}
-
-/* Poll until *v == want, or the deadline. */
-static bool eventually_equals(atomic_int *v, int want)
-{
-    double deadline = now_s() + DEADLINE_S;
-    while (atomic_load(v) != want) {
-        if (now_s() > deadline)
-            return false;
-        nap();
-    }
-    return true;
-}
-
-static cf_executor *new_pool(const cf_thread_pool_options *opts)
-{
-    cf_executor *ex = NULL;
-    ck_assert_int_eq(cf_thread_pool_new(&ex, opts), 0);
-    ck_assert_ptr_nonnull(ex);
-    return ex;
-}
-
-static cf_executor *new_pool_of(size_t max_workers)
-{
-    return new_pool(&(cf_thread_pool_options){.max_workers = max_workers});
-}
-
-static cf_future *new_gate(void)
-{
-    cf_future *gate = NULL;
-    ck_assert_int_eq(cf_future_new(&gate), 0);
-    return gate;
-}
-
-static void open_gate(cf_future *gate)
-{
-    ck_assert_int_eq(cf_future_set_result(gate, 1), 0);
-}
-
-/* How many threads of this process have a name starting with `prefix`.
- * A thread that has just exited may still be listed, without a name. */
-static int count_threads_named(const char *prefix)
-{
-    DIR *d = opendir("/proc/self/task");
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[300], name[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *comm = fopen(path, "r");
-        if (comm == NULL)
-            continue;
-        if (fgets(name, sizeof name, comm) != NULL && strncmp(name, prefix, strlen(prefix)) == 0)
-            n++;
-        fclose(comm);
-    }
-    closedir(d);
-    return n;
-}
-
-/* Poll until no thread of this process has a name starting with `prefix`
- * (a joined thread leaves /proc shortly after pthread_join returns). */
-static bool eventually_no_thread_named(const char *prefix)
-{
-    double deadline = now_s() + DEADLINE_S;
-    while (count_threads_named(prefix) != 0) {
-        if (now_s() > deadline)
-            return false;
-        nap();
-    }
-    return true;
-}
-
-/* Poll until the kernel thread `tid` of this process is gone. */
-static bool thread_gone(int tid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d", tid);
-    double deadline = now_s() + DEADLINE_S;
-    while (access(path, F_OK) == 0) {
-        if (now_s() > deadline)
-            return false;
-        nap();
-    }
-    return true;
-}
+#include "support.h"
 
 /* ---- Tasks ------------------------------------------------------------------------ */
 
@@ -188,7 +84,7 @@ static void probe_init(probe *p)
 {
     memset(p, 0, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
-    p->gate = new_gate();
+    p->gate = new_future();
 }
 
 static void probe_destroy(probe *p)
@@ -223,6 +119,29 @@ static int gated(probe *p)
 }
 CF_TASK(int, gated, probe *);
 
+/* Submit n gated tasks on p (their futures in fs), then wait until
+ * `running` of them have started: the others wait for a worker. */
+static void submit_gated(cf_executor *ex, probe *p, cf_future **fs, int n, int running)
+{
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(cf_submit(&fs[i], ex, gated, p), 0);
+    ck_assert(EVENTUALLY(atomic_load(&p->started) == running));
+}
+
+/* Start all n workers of ex at once (n gated tasks, held until all have
+ * started), then let them finish. */
+static void run_gated_on_every_worker(cf_executor *ex, probe *p, int n)
+{
+    cf_future *fs[64];
+    ck_assert_int_le(n, 64);
+    submit_gated(ex, p, fs, n, n);
+    open_gate(p->gate);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(cf_future_wait(fs[i], DEADLINE_S), 0);
+        cf_future_release(fs[i]);
+    }
+}
+
 static bool probe_saw_name(probe *p, const char *name)
 {
     for (int i = 0; i < p->nthreads; i++)
@@ -236,7 +155,7 @@ static bool probe_saw_name(probe *p, const char *name)
 START_TEST(thread_pool_new_and_defaults)
 {
     ck_assert_int_eq(cf_thread_pool_new(NULL, NULL), CF_EINVAL);
-    cf_executor *ex = new_pool(NULL);
+    cf_executor *ex = new_thread_pool(NULL);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t want = (size_t)(cpus > 0 ? cpus : 1) + 4;
     if (want > 32)
@@ -245,11 +164,11 @@ START_TEST(thread_pool_new_and_defaults)
     ck_assert_str_eq(cf_executor_kind(ex), "thread_pool");
     cf_executor_free(ex);
 
-    ex = new_pool(&(cf_thread_pool_options){0});
+    ex = new_thread_pool(&(cf_thread_pool_options){0});
     ck_assert_uint_eq(cf_executor_max_workers(ex), want);
     cf_executor_free(ex);
 
-    ex = new_pool_of(100);
+    ex = new_thread_pool_of(100);
     ck_assert_uint_eq(cf_executor_max_workers(ex), 100);
     cf_executor_free(ex);
 }
@@ -257,9 +176,9 @@ END_TEST
 
 START_TEST(thread_pool_starts_workers_on_demand)
 {
-    cf_executor *ex =
-        new_pool(&(cf_thread_pool_options){.max_workers = 4, .thread_name_prefix = "lazy"});
-    ck_assert_int_eq(count_threads_named("lazy_"), 0);
+    cf_executor *ex = new_thread_pool(
+        &(cf_thread_pool_options){.max_workers = 4, .thread_name_prefix = "lazy"});
+    ck_assert_int_eq(count_threads_prefixed("lazy_"), 0);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, answer), 0);
     int r = 0;
@@ -267,22 +186,21 @@ START_TEST(thread_pool_starts_workers_on_demand)
     ck_assert_int_eq(r, 42);
     cf_future_release(f);
     /* One submit, one worker. */
-    ck_assert_int_eq(count_threads_named("lazy_"), 1);
+    ck_assert_int_eq(count_threads_prefixed("lazy_"), 1);
     cf_executor_free(ex);
-    ck_assert(eventually_no_thread_named("lazy_"));
+    /* A joined thread leaves /proc shortly after pthread_join returns. */
+    ck_assert(EVENTUALLY(count_threads_prefixed("lazy_") == 0));
 }
 END_TEST
 
 START_TEST(thread_pool_never_more_than_max_workers)
 {
     enum { MAX = 3, N = 9 };
-    cf_executor *ex = new_pool_of(MAX);
+    cf_executor *ex = new_thread_pool_of(MAX);
     probe p;
     probe_init(&p);
     cf_future *fs[N];
-    for (int i = 0; i < N; i++)
-        ck_assert_int_eq(cf_submit(&fs[i], ex, gated, &p), 0);
-    ck_assert(eventually_equals(&p.started, MAX));
+    submit_gated(ex, &p, fs, N, MAX);
     /* Every worker is held: the rest wait their turn. */
     int pending = 0;
     for (int i = 0; i < N; i++)
@@ -305,7 +223,7 @@ END_TEST
 
 START_TEST(thread_pool_reuses_idle_worker)
 {
-    cf_executor *ex = new_pool_of(4);
+    cf_executor *ex = new_thread_pool_of(4);
     unsigned long first = 0;
     for (int i = 0; i < 20; i++) {
         cf_future *f;
@@ -343,8 +261,8 @@ static void wait_for_later_work(cf_future *f, void *arg)
     atomic_store(&b->started, 1);
     double deadline = now_s() + DEADLINE_S;
     cf_future *awaited;
-    while ((awaited = atomic_load(&b->awaited)) == NULL && now_s() < deadline)
-        nap();
+    while ((awaited = atomic_load(&b->awaited)) == NULL && keep_polling(deadline)) {
+    }
     b->outcome = awaited != NULL ? cf_future_wait(awaited, DEADLINE_S) : CF_ETIMEDOUT;
 }
 
@@ -357,15 +275,15 @@ CF_TASK(int, answer_after, void *);
 
 START_TEST(thread_pool_blocking_callback_does_not_starve)
 {
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_thread_pool_of(2);
     blocking_callback b = {.outcome = 1};
-    cf_future *first, *later, *gate = new_gate();
+    cf_future *first, *later, *gate = new_future();
     /* The gate keeps `first` running until its callback is registered, so
      * the callback runs on the worker, not at once in this thread. */
     ck_assert_int_eq(cf_submit(&first, ex, answer_after, gate), 0);
     ck_assert_int_eq(cf_future_add_done_callback(first, wait_for_later_work, &b), 0);
     open_gate(gate);
-    ck_assert(eventually_equals(&b.started, 1));
+    ck_assert(EVENTUALLY(atomic_load(&b.started) == 1));
     ck_assert_int_eq(cf_submit(&later, ex, answer), 0);
     atomic_store(&b.awaited, later);
     int v = 0;
@@ -382,7 +300,7 @@ END_TEST
 /* A thread pool cannot stop a running task: it refuses a time limit. */
 START_TEST(thread_pool_refuses_submit_timeout)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_thread_pool_of(1);
     cf_future *f = (cf_future *)&f;
     ck_assert_int_eq(cf_submit_with(&f, ex, &(cf_submit_options){.timeout = 1.0}, answer),
                      CF_EUNSUPPORTED);
@@ -400,19 +318,11 @@ END_TEST
 
 START_TEST(thread_pool_thread_names)
 {
-    cf_executor *ex = new_pool(
+    cf_executor *ex = new_thread_pool(
         &(cf_thread_pool_options){.max_workers = 3, .thread_name_prefix = "pfx"});
     probe p;
     probe_init(&p);
-    cf_future *fs[3];
-    for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(cf_submit(&fs[i], ex, gated, &p), 0);
-    ck_assert(eventually_equals(&p.started, 3));
-    open_gate(p.gate);
-    for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(cf_future_wait(fs[i], DEADLINE_S), 0);
-        cf_future_release(fs[i]);
-    }
+    run_gated_on_every_worker(ex, &p, 3);
     ck_assert_int_eq(p.nthreads, 3);
     ck_assert(probe_saw_name(&p, "pfx_0"));
     ck_assert(probe_saw_name(&p, "pfx_1"));
@@ -422,7 +332,7 @@ START_TEST(thread_pool_thread_names)
 
     /* A long prefix is cut so that the thread's number survives; the error
      * origin keeps the whole name. */
-    ex = new_pool(&(cf_thread_pool_options){.thread_name_prefix = "a_very_long_prefix"});
+    ex = new_thread_pool(&(cf_thread_pool_options){.thread_name_prefix = "a_very_long_prefix"});
     cf_future *n, *e;
     ck_assert_int_eq(cf_submit(&n, ex, my_thread_name), 0);
     const char *name = NULL;
@@ -448,7 +358,7 @@ CF_TASK(bool, async_signals_blocked);
 
 START_TEST(thread_pool_workers_block_async_signals)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_thread_pool_of(1);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, async_signals_blocked), 0);
     bool blocked = false;
@@ -484,19 +394,11 @@ CF_TASK(int, read_token);
 START_TEST(thread_pool_initializer_runs_once_per_worker)
 {
     static const int token = 77;
-    cf_executor *ex = new_pool(&(cf_thread_pool_options){
+    cf_executor *ex = new_thread_pool(&(cf_thread_pool_options){
         .max_workers = 3, .initializer = init_ok, .initializer_arg = (void *)&token});
     probe p;
     probe_init(&p);
-    cf_future *fs[3];
-    for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(cf_submit(&fs[i], ex, gated, &p), 0);
-    ck_assert(eventually_equals(&p.started, 3));
-    open_gate(p.gate);
-    for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(cf_future_wait(fs[i], DEADLINE_S), 0);
-        cf_future_release(fs[i]);
-    }
+    run_gated_on_every_worker(ex, &p, 3);
     for (int i = 0; i < 10; i++) {
         cf_future *f;
         ck_assert_int_eq(cf_submit(&f, ex, read_token), 0);
@@ -522,8 +424,8 @@ static int init_fail_after_gate(void *arg)
 START_TEST(thread_pool_initializer_failure_breaks_pool)
 {
     enum { N = 4 };
-    cf_future *gate = new_gate();
-    cf_executor *ex = new_pool(&(cf_thread_pool_options){
+    cf_future *gate = new_future();
+    cf_executor *ex = new_thread_pool(&(cf_thread_pool_options){
         .max_workers = 1, .initializer = init_fail_after_gate, .initializer_arg = gate});
     cf_future *fs[N];
     for (int i = 0; i < N; i++)
@@ -573,7 +475,7 @@ static int init_fails_but_returns_0(void *arg)
 START_TEST(thread_pool_initializer_failure_messages)
 {
     /* A nonzero return without a message gets a generic one. */
-    cf_executor *ex = new_pool(&(cf_thread_pool_options){.initializer = init_returns_3});
+    cf_executor *ex = new_thread_pool(&(cf_thread_pool_options){.initializer = init_returns_3});
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, answer), 0);
     ck_assert_int_eq(cf_future_result(f, NULL, DEADLINE_S), CF_EBROKEN);
@@ -584,7 +486,7 @@ START_TEST(thread_pool_initializer_failure_messages)
     cf_executor_free(ex);
 
     /* cf_task_fail() from an initializer fails it whatever it returns. */
-    ex = new_pool(&(cf_thread_pool_options){.initializer = init_fails_but_returns_0});
+    ex = new_thread_pool(&(cf_thread_pool_options){.initializer = init_fails_but_returns_0});
     ck_assert_int_eq(cf_submit(&f, ex, answer), 0);
     ck_assert_int_eq(cf_future_result(f, NULL, DEADLINE_S), CF_EBROKEN);
     ck_assert_str_eq(cf_future_error(f)->message, "initializer failed: soft failure");
@@ -597,12 +499,12 @@ END_TEST
 
 START_TEST(thread_pool_shutdown_idempotent)
 {
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_thread_pool_of(2);
     /* A pool that never started a thread shuts down at once. */
     ck_assert_int_eq(cf_executor_shutdown(ex, CF_SHUTDOWN_WAIT, 0.0), 0);
     cf_executor_free(ex);
 
-    ex = new_pool_of(2);
+    ex = new_thread_pool_of(2);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, answer), 0);
     ck_assert_int_eq(cf_future_wait(f, DEADLINE_S), 0);
@@ -642,15 +544,14 @@ static void *open_after_shutdown(void *arg)
 {
     opener *o = arg;
     double deadline = now_s() + DEADLINE_S;
-    while (now_s() < deadline) {
+    do {
         int rc = cf_submit(NULL, o->ex, count_one);
         if (rc == CF_ESHUTDOWN) {
             o->saw_shutdown = true;
             break;
         }
         o->accepted += rc == 0;
-        nap();
-    }
+    } while (keep_polling(deadline));
     cf_future_set_result(o->gate, 1);
     return NULL;
 }
@@ -658,13 +559,11 @@ static void *open_after_shutdown(void *arg)
 START_TEST(thread_pool_shutdown_waits_for_busy_workers)
 {
     enum { MAX = 2, N = 6 };
-    cf_executor *ex = new_pool_of(MAX);
+    cf_executor *ex = new_thread_pool_of(MAX);
     probe p;
     probe_init(&p);
     cf_future *fs[N];
-    for (int i = 0; i < N; i++)
-        ck_assert_int_eq(cf_submit(&fs[i], ex, gated, &p), 0);
-    ck_assert(eventually_equals(&p.started, MAX));
+    submit_gated(ex, &p, fs, N, MAX);
 
     opener o = {.ex = ex, .gate = p.gate};
     pthread_t t;
@@ -702,12 +601,11 @@ static void check_shutdown_cancels_pending(unsigned flags)
 {
     atomic_store(&counted, 0);
     atomic_store(&callbacks_run, 0);
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_thread_pool_of(1);
     probe p;
     probe_init(&p);
     cf_future *running, *queued[3];
-    ck_assert_int_eq(cf_submit(&running, ex, gated, &p), 0);
-    ck_assert(eventually_equals(&p.started, 1));
+    submit_gated(ex, &p, &running, 1, 1);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(cf_submit(&queued[i], ex, count_one), 0);
         ck_assert_int_eq(cf_future_add_done_callback(queued[i], count_callback, NULL), 0);
@@ -751,12 +649,11 @@ END_TEST
 
 START_TEST(thread_pool_cancelled_future_is_skipped)
 {
-    cf_executor *ex = new_pool_of(1);
+    cf_executor *ex = new_thread_pool_of(1);
     probe p;
     probe_init(&p);
     cf_future *held, *victim, *after;
-    ck_assert_int_eq(cf_submit(&held, ex, gated, &p), 0);
-    ck_assert(eventually_equals(&p.started, 1));
+    submit_gated(ex, &p, &held, 1, 1);
     ck_assert_int_eq(cf_submit(&victim, ex, count_one), 0);
     ck_assert_int_eq(cf_submit(&after, ex, answer), 0);
     ck_assert(cf_future_cancel(victim));
@@ -776,12 +673,11 @@ END_TEST
 
 START_TEST(thread_pool_shutdown_wait_times_out)
 {
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_thread_pool_of(2);
     probe p;
     probe_init(&p);
     cf_future *f;
-    ck_assert_int_eq(cf_submit(&f, ex, gated, &p), 0);
-    ck_assert(eventually_equals(&p.started, 1));
+    submit_gated(ex, &p, &f, 1, 1);
     ck_assert_int_eq(cf_executor_shutdown(ex, CF_SHUTDOWN_WAIT, 0.05), CF_ETIMEDOUT);
     ck_assert_ptr_nonnull(strstr(cf_last_error(), "still running"));
     ck_assert_int_eq(cf_executor_shutdown(ex, CF_SHUTDOWN_WAIT, 0.0), CF_ETIMEDOUT);
@@ -808,12 +704,11 @@ CF_TASK(int, shutdown_from_inside, cf_executor *, unsigned);
 
 START_TEST(thread_pool_shutdown_from_task)
 {
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_thread_pool_of(2);
     probe p;
     probe_init(&p);
     cf_future *held, *self, *queued;
-    ck_assert_int_eq(cf_submit(&held, ex, gated, &p), 0);
-    ck_assert(eventually_equals(&p.started, 1));
+    submit_gated(ex, &p, &held, 1, 1);
     ck_assert_int_eq(cf_submit(&self, ex, shutdown_from_inside, ex, CF_SHUTDOWN_WAIT), 0);
     /* Refused at once, although another worker is still busy: waiting would
      * wait for itself. */
@@ -832,7 +727,7 @@ START_TEST(thread_pool_shutdown_from_task)
     cf_future_release(self);
 
     /* Without waiting, a task may shut its own pool down. */
-    ex = new_pool_of(1);
+    ex = new_thread_pool_of(1);
     ck_assert_int_eq(cf_submit(&self, ex, shutdown_from_inside, ex, 0u), 0);
     ck_assert_int_eq(cf_future_result(self, &r, DEADLINE_S), 0);
     ck_assert_int_eq(r, 0);
@@ -853,16 +748,14 @@ CF_TASK(int, free_from_inside, cf_executor *);
 START_TEST(thread_pool_free_from_task)
 {
     enum { MAX = 3 };
-    cf_executor *ex = new_pool_of(MAX);
+    cf_executor *ex = new_thread_pool_of(MAX);
     /* Start every worker (the probe learns their kernel thread ids) and hold
      * them while the rest is queued: once the pool is freed, `ex` must not
      * be used any more. */
     probe p;
     probe_init(&p);
     cf_future *fs[MAX];
-    for (int i = 0; i < MAX; i++)
-        ck_assert_int_eq(cf_submit(&fs[i], ex, gated, &p), 0);
-    ck_assert(eventually_equals(&p.started, MAX));
+    submit_gated(ex, &p, fs, MAX, MAX);
     ck_assert_int_eq(p.nthreads, MAX);
 
     /* The task frees the pool; work submitted before still runs, and the
@@ -930,7 +823,7 @@ CF_TASK(cf_future *, parent_returns, cf_executor *, int);
 START_TEST(thread_pool_task_submits_to_own_pool)
 {
     /* With room for a second worker, a parent may wait for its child. */
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_thread_pool_of(2);
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, parent_waits, ex, 4), 0);
     int r = 0;
@@ -940,7 +833,7 @@ START_TEST(thread_pool_task_submits_to_own_pool)
     cf_executor_free(ex);
 
     /* With a single worker, the child runs after its parent. */
-    ex = new_pool_of(1);
+    ex = new_thread_pool_of(1);
     ck_assert_int_eq(cf_submit(&f, ex, parent_returns, ex, 5), 0);
     cf_future *child = NULL;
     ck_assert_int_eq(cf_future_result(f, &child, DEADLINE_S), 0);
@@ -991,8 +884,8 @@ static void chain_next(cf_future *f, void *arg)
 
 START_TEST(thread_pool_callbacks_submit_work)
 {
-    cf_executor *ex = new_pool_of(2);
-    chain c = {.ex = ex, .target = 200, .done = new_gate()};
+    cf_executor *ex = new_thread_pool_of(2);
+    chain c = {.ex = ex, .target = 200, .done = new_future()};
     cf_future *first;
     ck_assert_int_eq(cf_submit(&first, ex, plus_one, 0), 0);
     ck_assert_int_eq(cf_future_add_done_callback(first, chain_next, &c), 0);
@@ -1010,7 +903,7 @@ END_TEST
 
 START_TEST(thread_pool_futures_outlive_pool)
 {
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_thread_pool_of(2);
     probe p;
     probe_init(&p);
     cf_future *names[6], *failed, *dropped;
@@ -1077,7 +970,7 @@ static void *submit_many(void *arg)
 
 START_TEST(thread_pool_concurrent_submitters)
 {
-    cf_executor *ex = new_pool_of(4);
+    cf_executor *ex = new_thread_pool_of(4);
     pthread_t threads[SUBMITTERS];
     submitter subs[SUBMITTERS];
     for (int t = 0; t < SUBMITTERS; t++) {
@@ -1096,7 +989,7 @@ END_TEST
 START_TEST(thread_pool_fire_and_forget)
 {
     enum { N = 2000 };
-    cf_executor *ex = new_pool_of(3);
+    cf_executor *ex = new_thread_pool_of(3);
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(cf_submit(NULL, ex, count_one), 0);
     ck_assert_int_eq(cf_executor_shutdown(ex, CF_SHUTDOWN_WAIT, DEADLINE_S), 0);
@@ -1104,7 +997,7 @@ START_TEST(thread_pool_fire_and_forget)
     cf_executor_free(ex);
 
     /* cf_executor_free alone waits for the work too. */
-    ex = new_pool_of(2);
+    ex = new_thread_pool_of(2);
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(cf_submit(NULL, ex, count_one), 0);
     cf_executor_free(ex);
@@ -1131,7 +1024,7 @@ static void restore_thread_creation(pthread_attr_t *saved)
 
 START_TEST(thread_pool_thread_creation_failure)
 {
-    cf_executor *ex = new_pool_of(2);
+    cf_executor *ex = new_thread_pool_of(2);
     pthread_attr_t saved;
     make_thread_creation_fail(&saved);
     cf_future *f = (cf_future *)&f;
@@ -1153,12 +1046,11 @@ START_TEST(thread_pool_thread_creation_failure)
 
     /* With a worker already running, a failed start is not an error: the
      * running worker takes the task. */
-    ex = new_pool_of(2);
+    ex = new_thread_pool_of(2);
     probe p;
     probe_init(&p);
     cf_future *held, *queued;
-    ck_assert_int_eq(cf_submit(&held, ex, gated, &p), 0);
-    ck_assert(eventually_equals(&p.started, 1));
+    submit_gated(ex, &p, &held, 1, 1);
     make_thread_creation_fail(&saved);
     rc = cf_submit(&queued, ex, count_one);
     restore_thread_creation(&saved);
@@ -1220,9 +1112,5 @@ static Suite *thread_pool_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(thread_pool_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(thread_pool_suite());
 }

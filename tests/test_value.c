@@ -12,6 +12,8 @@
 
 #include <cfutures.h>
 
+#include "support.h"
+
 typedef struct point {
     int x;
     double y;
@@ -586,9 +588,5 @@ static Suite *value_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(value_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(value_suite());
 }

@@ -16,40 +16,24 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cfutures.h>
 
 #include "future_priv.h"
-
-#define DEADLINE_S 30
+#include "support.h"
 
 /* ---- Helpers ------------------------------------------------------------------ */
 
-static cf_future *pending_future(void)
-{
-    cf_future *f = NULL;
-    ck_assert_int_eq(cf_future_new(&f), 0);
-    return f;
-}
-
-static cf_future *finished_future(int value)
-{
-    cf_future *f = pending_future();
-    ck_assert_int_eq(cf_future_set_result(f, value), 0);
-    return f;
-}
-
 static cf_future *failed_future(void)
 {
-    cf_future *f = pending_future();
+    cf_future *f = new_future();
     ck_assert_int_eq(cf_future_set_error(f, CF_ETASK, "failed on purpose"), 0);
     return f;
 }
 
 static cf_future *cancelled_future(void)
 {
-    cf_future *f = pending_future();
+    cf_future *f = new_future();
     ck_assert(cf_future_cancel(f));
     return f;
 }
@@ -60,14 +44,10 @@ static void release_all(cf_future **fs, size_t n)
         cf_future_release(fs[i]);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Poll until someone listens on f (a waiter registered), or the deadline. */
+/* Poll until someone listens on f (a waiter registered), or the deadline.
+ * It yields rather than pausing, so that the future completes as soon as
+ * possible after the waiter registered, while the waiter may still be on its
+ * way to sleep. */
 static bool await_listener(cf_future *f)
 {
     double deadline = now_s() + DEADLINE_S;
@@ -77,12 +57,6 @@ static bool await_listener(cf_future *f)
         sched_yield();
     }
     return true;
-}
-
-/* Read f's listener list; only valid while no other thread touches f. */
-static bool has_listeners(const cf_future *f)
-{
-    return f->listeners != NULL;
 }
 
 typedef enum outcome { SET_RESULT, SET_ERROR, CANCEL } outcome;
@@ -181,7 +155,7 @@ END_TEST
 
 START_TEST(wait_already_done_shortcuts)
 {
-    cf_future *fs[4] = {pending_future(), finished_future(1), pending_future(), failed_future()};
+    cf_future *fs[4] = {new_future(), finished_future(1), new_future(), failed_future()};
     bool done[4];
     size_t n_done = 0;
 
@@ -204,8 +178,8 @@ END_TEST
 
 START_TEST(wait_zero_timeout_poll)
 {
-    cf_future *fs[4] = {finished_future(1), pending_future(), cancelled_future(),
-                        pending_future()};
+    cf_future *fs[4] = {finished_future(1), new_future(), cancelled_future(),
+                        new_future()};
     bool done[4];
     size_t n_done = 0;
     static const cf_return_when modes[] = {CF_ALL_COMPLETED, CF_FIRST_EXCEPTION};
@@ -228,7 +202,7 @@ END_TEST
 
 START_TEST(wait_timeout_partial)
 {
-    cf_future *fs[3] = {pending_future(), finished_future(1), pending_future()};
+    cf_future *fs[3] = {new_future(), finished_future(1), new_future()};
     bool done[3] = {true, false, true};
     size_t n_done = 0;
 
@@ -252,7 +226,7 @@ END_TEST
 
 START_TEST(wait_first_completed_wakes)
 {
-    cf_future *fs[3] = {pending_future(), pending_future(), pending_future()};
+    cf_future *fs[3] = {new_future(), new_future(), new_future()};
     step steps[] = {{fs[2], SET_RESULT}};
     script s;
     script_start(&s, steps, 1);
@@ -270,7 +244,7 @@ END_TEST
 
 START_TEST(wait_all_completed)
 {
-    cf_future *fs[4] = {pending_future(), pending_future(), pending_future(), pending_future()};
+    cf_future *fs[4] = {new_future(), new_future(), new_future(), new_future()};
     step steps[] = {{fs[1], SET_RESULT}, {fs[3], SET_ERROR}, {fs[0], CANCEL}, {fs[2], SET_RESULT}};
     script s;
     script_start(&s, steps, 4);
@@ -288,7 +262,7 @@ END_TEST
 
 START_TEST(wait_first_exception_on_failure)
 {
-    cf_future *fs[3] = {pending_future(), pending_future(), pending_future()};
+    cf_future *fs[3] = {new_future(), new_future(), new_future()};
     step steps[] = {{fs[1], SET_ERROR}};
     script s;
     script_start(&s, steps, 1);
@@ -306,7 +280,7 @@ END_TEST
 START_TEST(wait_first_exception_ignores_cancelled)
 {
     /* Already cancelled: not an exception, so the wait must go on. */
-    cf_future *fs[2] = {cancelled_future(), pending_future()};
+    cf_future *fs[2] = {cancelled_future(), new_future()};
     step steps[] = {{fs[1], SET_RESULT}};
     script s;
     script_start(&s, steps, 1);
@@ -319,7 +293,7 @@ START_TEST(wait_first_exception_ignores_cancelled)
     release_all(fs, 2);
 
     /* Cancelled while waiting: the wait ends only at the failure. */
-    cf_future *gs[4] = {pending_future(), pending_future(), pending_future(), pending_future()};
+    cf_future *gs[4] = {new_future(), new_future(), new_future(), new_future()};
     step steps2[] = {{gs[0], CANCEL}, {gs[1], SET_RESULT}, {gs[2], SET_ERROR}};
     script_start(&s, steps2, 3);
     bool done2[4];
@@ -334,7 +308,7 @@ END_TEST
 START_TEST(wait_first_exception_without_failure)
 {
     /* No failure at all: acts as ALL_COMPLETED. */
-    cf_future *fs[3] = {pending_future(), pending_future(), pending_future()};
+    cf_future *fs[3] = {new_future(), new_future(), new_future()};
     step steps[] = {{fs[2], SET_RESULT}, {fs[0], CANCEL}, {fs[1], SET_RESULT}};
     script s;
     script_start(&s, steps, 3);
@@ -352,7 +326,7 @@ END_TEST
 
 START_TEST(wait_duplicates)
 {
-    cf_future *a = finished_future(1), *b = pending_future();
+    cf_future *a = finished_future(1), *b = new_future();
     cf_future *fs[5] = {a, b, a, b, a};
     bool done[5];
     size_t n_done = 0;
@@ -373,7 +347,7 @@ START_TEST(wait_duplicates)
     script_join(&s);
 
     /* Only pending duplicates. */
-    cf_future *c = pending_future();
+    cf_future *c = new_future();
     cf_future *cs[3] = {c, c, c};
     step steps2[] = {{c, SET_ERROR}};
     script_start(&s, steps2, 1);
@@ -432,7 +406,7 @@ START_TEST(wait_many_threads)
     static cf_future *fs[N_MANY];
     static bool done[N_MANY];
     for (size_t i = 0; i < N_MANY; i++)
-        fs[i] = pending_future();
+        fs[i] = new_future();
 
     /* The completers start once every waiter is about to wait. */
     atomic_bool go = false;
@@ -495,9 +469,5 @@ static Suite *wait_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(wait_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(wait_suite());
 }

@@ -27,6 +27,7 @@
 
 #include "frame.h"
 #include "wire.h"
+#include "support.h"
 
 /* ---- Tasks of every type ---------------------------------------------------------- */
 
@@ -133,6 +134,29 @@ static uint8_t *take_payload(cf__frame_out *out, size_t *len)
     return payload;
 }
 
+/* The payload of one message of task t for request `id`, encoded by
+ * `encode` (cf__wire_encode_call from an argument block, or
+ * cf__wire_encode_result from a result slot), as take_payload() gives it
+ * (free it). */
+static uint8_t *encoded(int (*encode)(cf__frame_out *, uint64_t, const cf_task *, const void *),
+                        const cf_task *t, uint64_t id, const void *data, size_t *len)
+{
+    cf__frame_out out;
+    cf__frame_out_init(&out, 0);
+    ck_assert_int_eq(encode(&out, id, t, data), 0);
+    uint8_t *payload = take_payload(&out, len);
+    cf__frame_out_free(&out);
+    return payload;
+}
+
+/* How many bytes `out` holds. */
+static size_t bytes_in(cf__frame_out *out)
+{
+    size_t n;
+    cf__frame_out_data(out, &n);
+    return n;
+}
+
 /* A heap copy of exactly n bytes (n may be 0). */
 static uint8_t *exact_copy(const void *p, size_t n)
 {
@@ -177,11 +201,8 @@ static void assert_same_value(cf_type t, const void *expected, const void *got)
 /* Encode a CALL, decode it again, and check every argument came back. */
 static void call_round_trip(const cf_task *t, const void *args)
 {
-    cf__frame_out out;
-    cf__frame_out_init(&out, 0);
-    ck_assert_int_eq(cf__wire_encode_call(&out, 77, t, args), 0);
     size_t len;
-    uint8_t *payload = take_payload(&out, &len);
+    uint8_t *payload = encoded(cf__wire_encode_call, t, 77, args, &len);
     cf__wire_decoder dec;
     cf__wire_decoder_init(&dec);
     cf__wire_msg msg;
@@ -202,17 +223,13 @@ static void call_round_trip(const cf_task *t, const void *args)
                           (const uint8_t *)got + t->offsets[i]);
     cf__wire_decoder_free(&dec);
     free(payload);
-    cf__frame_out_free(&out);
 }
 
 /* Encode a RESULT from `slot`, decode it into a fresh slot, and compare. */
 static void result_round_trip(const cf_task *t, const void *slot)
 {
-    cf__frame_out out;
-    cf__frame_out_init(&out, 0);
-    ck_assert_int_eq(cf__wire_encode_result(&out, 1ull << 40, t, slot), 0);
     size_t len;
-    uint8_t *payload = take_payload(&out, &len);
+    uint8_t *payload = encoded(cf__wire_encode_result, t, 1ull << 40, slot, &len);
     cf__wire_decoder dec;
     cf__wire_decoder_init(&dec);
     cf__wire_msg msg;
@@ -227,7 +244,6 @@ static void result_round_trip(const cf_task *t, const void *slot)
     free(got);
     cf__wire_decoder_free(&dec);
     free(payload);
-    cf__frame_out_free(&out);
 }
 
 /* One value through both a CALL and a RESULT of the identity task `name`. */
@@ -473,16 +489,12 @@ START_TEST(wire_no_parameters_and_void_result)
     ck_assert_uint_eq(v->result.kind, CF_KIND_VOID);
     result_round_trip(v, NULL);
     /* A void RESULT is nil. */
-    cf__frame_out out;
-    cf__frame_out_init(&out, 0);
-    ck_assert_int_eq(cf__wire_encode_result(&out, 5, v, NULL), 0);
     size_t len;
-    uint8_t *payload = take_payload(&out, &len);
+    uint8_t *payload = encoded(cf__wire_encode_result, v, 5, NULL, &len);
     static const uint8_t expected[] = {0x94, 0x01, 0x03, 0x05, 0xc0};
     ck_assert_uint_eq(len, sizeof expected);
     ck_assert_mem_eq(payload, expected, sizeof expected);
     free(payload);
-    cf__frame_out_free(&out);
 }
 END_TEST
 
@@ -506,11 +518,8 @@ START_TEST(wire_eight_parameters_and_running_the_task)
     call_round_trip(t, blk.b);
 
     /* Decode it once more and run the task on the decoded block. */
-    cf__frame_out out;
-    cf__frame_out_init(&out, 0);
-    ck_assert_int_eq(cf__wire_encode_call(&out, 3, t, blk.b), 0);
     size_t len;
-    uint8_t *payload = take_payload(&out, &len);
+    uint8_t *payload = encoded(cf__wire_encode_call, t, 3, blk.b, &len);
     cf__wire_decoder dec;
     cf__wire_decoder_init(&dec);
     cf__wire_msg msg;
@@ -523,7 +532,6 @@ START_TEST(wire_eight_parameters_and_running_the_task)
     ck_assert(r == w_eight(a, b, c, d, e, f, g, h));
     cf__wire_decoder_free(&dec);
     free(payload);
-    cf__frame_out_free(&out);
 }
 END_TEST
 
@@ -585,8 +593,7 @@ START_TEST(wire_failed_round_trip)
     cf__frame_out_consume(&out, n);
     ck_assert_int_eq(cf__wire_encode_failed(&out, 1, 0, 0, "x"), CF_EINVAL);
     ck_assert_int_eq(cf__wire_encode_failed(&out, 1, 5, 0, "x"), CF_EINVAL);
-    cf__frame_out_data(&out, &n);
-    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(bytes_in(&out), 0);
     cf__wire_decoder_free(&dec);
     cf__frame_in_free(&in);
     cf__frame_out_free(&out);
@@ -628,9 +635,7 @@ START_TEST(wire_hello_round_trip)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_int_eq(cf__wire_encode_hello(&out, &bad[i]), CF_EINVAL);
     ck_assert_int_eq(cf__wire_encode_hello(&out, NULL), CF_EINVAL);
-    size_t n;
-    cf__frame_out_data(&out, &n);
-    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(bytes_in(&out), 0);
     cf__wire_decoder_free(&dec);
     cf__frame_out_free(&out);
 }
@@ -747,9 +752,7 @@ START_TEST(wire_encode_refuses_raw_pointers)
     void *slot = &x;
     ck_assert_int_eq(cf__wire_encode_result(&out, 1, r, &slot), CF_EUNSUPPORTED);
     assert_error_mentions("result of task 'w_ptr'", "raw pointer");
-    size_t n;
-    cf__frame_out_data(&out, &n);
-    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(bytes_in(&out), 0);
     cf__frame_out_free(&out);
 }
 END_TEST
@@ -772,9 +775,7 @@ START_TEST(wire_encode_refuses_bad_input)
     odd.params[0].size = 8;
     int64_t v = 1;
     ck_assert_int_eq(cf__wire_encode_call(&out, 1, &odd, &v), CF_EINVAL);
-    size_t n;
-    cf__frame_out_data(&out, &n);
-    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(bytes_in(&out), 0);
     cf__frame_out_free(&out);
 }
 END_TEST
@@ -813,8 +814,7 @@ START_TEST(wire_encode_size_limit)
     const cf_task *tb = task_named("w_bytes");
     cf_bytes b = {s, 2000};
     ck_assert_int_eq(cf__wire_encode_call(&out, 1, tb, &b), CF_ETOOBIG);
-    cf__frame_out_data(&out, &n);
-    ck_assert_uint_eq(n, 4 + 3 + 4 + 1024); /* the refused ones left nothing */
+    ck_assert_uint_eq(bytes_in(&out), 4 + 3 + 4 + 1024); /* the refused ones left nothing */
     free(s);
     cf__frame_out_free(&out);
 }
@@ -961,12 +961,9 @@ START_TEST(wire_wrong_message_type)
     }
     /* A well-formed message of another type than the one asked for. */
     const cf_task *t = task_named("add2");
-    cf__frame_out out;
-    cf__frame_out_init(&out, 0);
     int args[2] = {1, 2};
-    ck_assert_int_eq(cf__wire_encode_call(&out, 1, t, args), 0);
     size_t len;
-    uint8_t *payload = take_payload(&out, &len);
+    uint8_t *payload = encoded(cf__wire_encode_call, t, 1, args, &len);
     cf__wire_decoder dec;
     cf__wire_decoder_init(&dec);
     cf__wire_msg msg;
@@ -982,7 +979,6 @@ START_TEST(wire_wrong_message_type)
     assert_error_mentions("expected a HELLO", NULL);
     cf__wire_decoder_free(&dec);
     free(payload);
-    cf__frame_out_free(&out);
 }
 END_TEST
 
@@ -1277,12 +1273,9 @@ END_TEST
 START_TEST(wire_trailing_bytes)
 {
     const cf_task *t = task_named("add2");
-    cf__frame_out out;
-    cf__frame_out_init(&out, 0);
     int args[2] = {1, 2};
-    ck_assert_int_eq(cf__wire_encode_call(&out, 1, t, args), 0);
     size_t len;
-    uint8_t *payload = take_payload(&out, &len);
+    uint8_t *payload = encoded(cf__wire_encode_call, t, 1, args, &len);
     uint8_t *longer = malloc(len + 1);
     ck_assert_ptr_nonnull(longer);
     memcpy(longer, payload, len);
@@ -1311,7 +1304,6 @@ START_TEST(wire_trailing_bytes)
     free(longer);
     free(payload);
     cf__wire_decoder_free(&dec);
-    cf__frame_out_free(&out);
 }
 END_TEST
 
@@ -1534,11 +1526,8 @@ START_TEST(wire_decoded_memory)
     cf_bytes h = {"payload", 7};
     put_arg(t, blk.b, 6, &g);
     put_arg(t, blk.b, 7, &h);
-    cf__frame_out out;
-    cf__frame_out_init(&out, 0);
-    ck_assert_int_eq(cf__wire_encode_call(&out, 1, t, blk.b), 0);
     size_t len;
-    uint8_t *payload = take_payload(&out, &len);
+    uint8_t *payload = encoded(cf__wire_encode_call, t, 1, blk.b, &len);
     cf__wire_decoder dec;
     cf__wire_decoder_init(&dec);
     cf__wire_msg msg;
@@ -1561,7 +1550,6 @@ START_TEST(wire_decoded_memory)
     ck_assert_ptr_eq(args2, args);
     cf__wire_decoder_free(&dec);
     free(payload);
-    cf__frame_out_free(&out);
 }
 END_TEST
 
@@ -1612,9 +1600,5 @@ static Suite *wire_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(wire_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(wire_suite());
 }
