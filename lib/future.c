@@ -773,10 +773,12 @@ static int cf__wait_until(cf_future *f, int64_t deadline)
     /* A short spin catches work that is about to finish without sleeping
      * (a wake-up costs more than most tiny tasks). It yields the CPU between
      * rounds, so the thread or process it waits for can run here. */
-    int64_t spin_until = cf__now_ns();
-    if (deadline != CF__NO_DEADLINE && spin_until >= deadline)
+    int64_t now = cf__now_ns();
+    if (deadline != CF__NO_DEADLINE && now >= deadline)
         return cf_future_done(f) ? 0 : CF_ETIMEDOUT;
-    spin_until += CF__WAIT_SPIN_NS;
+    int64_t spin_until = now + CF__WAIT_SPIN_NS;
+    if (spin_until > deadline)
+        spin_until = deadline;
     do {
         for (int i = 0; i < 64; i++) {
             if (cf_future_done(f))
@@ -784,7 +786,7 @@ static int cf__wait_until(cf_future *f, int64_t deadline)
             cf__cpu_relax();
         }
         sched_yield();
-    } while (cf__now_ns() < spin_until && (deadline == CF__NO_DEADLINE || cf__now_ns() < deadline));
+    } while (cf__now_ns() < spin_until);
     cf__single_waiter w = {.l = {.fire = cf__single_fire}};
     atomic_init(&w.fired, 0);
     if (!cf__future_listen(f, &w.l))
