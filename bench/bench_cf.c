@@ -67,6 +67,13 @@ void cf__bench_cf_roundtrip(void *ex, size_t i)
     take_result(f, task_input(i));
 }
 
+const cf__bench_target cf__bench_no_target = {CF__BENCH_NO_TARGET, 0};
+
+const char *cf__bench_plural(unsigned n)
+{
+    return n == 1 ? "" : "s";
+}
+
 void cf__bench_progress_run(const char *section, const char *table, unsigned run,
                             unsigned runs)
 {

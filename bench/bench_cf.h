@@ -1,13 +1,15 @@
-/* bench_cf.h: the cfutures side that every section measures the same way:
- * the tiny task, submitting N of them and taking every result, one serial
- * round trip, and failing loudly on any error (a benchmark's figures are
- * worthless after an unexpected one). */
+/* bench_cf.h: what every section shares: the cfutures side, measured the
+ * same way everywhere (the tiny task, submitting N of them and taking every
+ * result, one serial round trip, failing loudly on any error: a benchmark's
+ * figures are worthless after an unexpected one), and the tables' small
+ * helpers (progress line, plural, no target). */
 #ifndef CF_BENCH_CF_H
 #define CF_BENCH_CF_H
 
 #include <cfutures.h>
 #include <stddef.h>
 
+#include "bench_report.h"
 #include "bench_stats.h"
 
 /* Print what failed, with cfutures' message, and exit(1). */
@@ -25,6 +27,12 @@ void cf__bench_cf_take_tiny(size_t n, cf_future **fs);
 /* One serial round trip on the executor `ex` (a cf_executor *): submit one
  * tiny task and wait for its checked result. For cf__bench_serial(). */
 void cf__bench_cf_roundtrip(void *ex, size_t i);
+
+/* "" for 1, "s" otherwise: "2 workers", "1 worker". */
+const char *cf__bench_plural(unsigned n);
+
+/* A figure without a target. */
+extern const cf__bench_target cf__bench_no_target;
 
 /* The tables' progress line: "<section>: <table>: warm-up run" or
  * "...: run i/n". */

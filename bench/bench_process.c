@@ -431,12 +431,6 @@ static void python_free(python_figures *py)
 
 /* ---- Tables ---------------------------------------------------------------- */
 
-static const cf__bench_target no_target = {CF__BENCH_NO_TARGET, 0};
-
-static const char *plural(unsigned n)
-{
-    return n == 1 ? "" : "s";
-}
 
 /* The two pools' figures from the runs of the first two tables, for the
  * third. */
@@ -486,14 +480,14 @@ static void tiny_table(const cf__bench_options *o, cf__bench_report *rep,
     cf__bench_table *t = cf__bench_table_add(rep, "process.tiny", title);
     free(title);
     char *cf_label = cf__bench_xasprintf("cfutures process pool, %u worker%s", o->threads,
-                                         plural(o->threads));
+                                         cf__bench_plural(o->threads));
     char *py_label = cf__bench_xasprintf("Python ProcessPoolExecutor, %u worker%s, %zu tasks",
-                                         o->threads, plural(o->threads), py->tasks);
-    cf__bench_table_figure(t, "cf.per_s", cf_label, "tasks/s", &vs->process_per_s, no_target);
-    cf__bench_table_figure(t, "cf.wall", cf_label, "ns/task", &cf_ns, no_target);
+                                         o->threads, cf__bench_plural(o->threads), py->tasks);
+    cf__bench_table_figure(t, "cf.per_s", cf_label, "tasks/s", &vs->process_per_s, cf__bench_no_target);
+    cf__bench_table_figure(t, "cf.wall", cf_label, "ns/task", &cf_ns, cf__bench_no_target);
     if (!py->skipped) {
-        cf__bench_table_figure(t, "python.per_s", py_label, "tasks/s", &python_per_s, no_target);
-        cf__bench_table_figure(t, "python.wall", py_label, "ns/task", &python_ns, no_target);
+        cf__bench_table_figure(t, "python.per_s", py_label, "tasks/s", &python_per_s, cf__bench_no_target);
+        cf__bench_table_figure(t, "python.wall", py_label, "ns/task", &python_ns, cf__bench_no_target);
         cf__bench_table_figure(t, "ratio.cf_over_python", "cfutures / Python (tasks/s)", "x",
                                &ratio, (cf__bench_target){CF__BENCH_AT_LEAST, 200});
     } else {
@@ -571,21 +565,21 @@ static void roundtrip_table(const cf__bench_options *o, cf__bench_report *rep,
     cf__bench_table *t = cf__bench_table_add(rep, "process.roundtrip", title);
     free(title);
     char *cf_label = cf__bench_xasprintf("cfutures process pool, %u worker%s", o->threads,
-                                         plural(o->threads));
+                                         cf__bench_plural(o->threads));
     char *py_label = cf__bench_xasprintf("Python ProcessPoolExecutor, %u worker%s, %zu times",
-                                         o->threads, plural(o->threads), py->roundtrips);
-    cf__bench_table_figure(t, "cf.wall", cf_label, "us", &vs->process_us, no_target);
+                                         o->threads, cf__bench_plural(o->threads), py->roundtrips);
+    cf__bench_table_figure(t, "cf.wall", cf_label, "us", &vs->process_us, cf__bench_no_target);
     if (!py->skipped)
-        cf__bench_table_figure(t, "python.wall", py_label, "us", &python_us, no_target);
+        cf__bench_table_figure(t, "python.wall", py_label, "us", &python_us, cf__bench_no_target);
     else
         cf__bench_table_skipped(t, "python", py_label, py->skipped);
     cf__bench_table_figure(t, "floor.wall", "floor: socketpair ping-pong, two processes", "us",
-                           &floor_us, no_target);
+                           &floor_us, cf__bench_no_target);
     cf__bench_table_figure(t, "ratio.cf_over_floor", "cfutures / floor (us)", "x", &floor_ratio,
                            (cf__bench_target){CF__BENCH_AT_MOST, 2});
     if (!py->skipped)
         cf__bench_table_figure(t, "ratio.python_over_cf", "Python / cfutures (us)", "x",
-                               &python_ratio, no_target);
+                               &python_ratio, cf__bench_no_target);
     cf__bench_table_note(t, "us: elapsed microseconds per round trip. cfutures: cf_submit, "
                             "cf_future_result, cf_future_release; the call goes from the caller "
                             "to the pool's dispatcher thread, to a worker process and back.");
@@ -616,21 +610,21 @@ static void versus_table(const cf__bench_options *o, cf__bench_report *rep, cons
 {
     char *title = cf__bench_xasprintf("Threads vs processes: cfutures' two pools, %u worker%s "
                                       "each, in the same runs",
-                                      o->threads, plural(o->threads));
+                                      o->threads, cf__bench_plural(o->threads));
     cf__bench_table *t = cf__bench_table_add(rep, "process.vs_threads", title);
     free(title);
     cf__bench_table_figure(t, "process.per_s", "process pool: tiny-task throughput", "tasks/s",
-                           &vs->process_per_s, no_target);
+                           &vs->process_per_s, cf__bench_no_target);
     cf__bench_table_figure(t, "threads.per_s", "thread pool: tiny-task throughput", "tasks/s",
-                           &vs->threads_per_s, no_target);
+                           &vs->threads_per_s, cf__bench_no_target);
     cf__bench_table_figure(t, "ratio.threads_over_process", "thread pool / process pool (tasks/s)",
-                           "x", &vs->per_s_ratio, no_target);
+                           "x", &vs->per_s_ratio, cf__bench_no_target);
     cf__bench_table_figure(t, "process.roundtrip", "process pool: serial round trip", "us",
-                           &vs->process_us, no_target);
+                           &vs->process_us, cf__bench_no_target);
     cf__bench_table_figure(t, "threads.roundtrip", "thread pool: serial round trip", "us",
-                           &vs->threads_us, no_target);
+                           &vs->threads_us, cf__bench_no_target);
     cf__bench_table_figure(t, "ratio.process_over_threads", "process pool / thread pool (us)",
-                           "x", &vs->us_ratio, no_target);
+                           "x", &vs->us_ratio, cf__bench_no_target);
     cf__bench_table_note(t, "Measured in the runs of the two tables above, the pools taking "
                             "turns; the ratios are taken within each run. The thread pool's "
                             "own tables are in the threads section.");

@@ -176,12 +176,6 @@ static void pingpong_stop(pingpong *pp)
 
 /* ---- Tables ---------------------------------------------------------------- */
 
-static const cf__bench_target no_target = {CF__BENCH_NO_TARGET, 0};
-
-static const char *plural(unsigned n)
-{
-    return n == 1 ? "" : "s";
-}
 
 /* The figures of one contender in a table: one sample per measured run. */
 typedef struct contender {
@@ -215,12 +209,12 @@ static void contender_report(const contender *c, cf__bench_table *t, const char 
     char id[64];
     if (rate_unit) {
         snprintf(id, sizeof id, "%s.per_s", c->id);
-        cf__bench_table_figure(t, id, c->label, rate_unit, &c->rate, no_target);
+        cf__bench_table_figure(t, id, c->label, rate_unit, &c->rate, cf__bench_no_target);
     }
     snprintf(id, sizeof id, "%s.wall", c->id);
-    cf__bench_table_figure(t, id, c->label, wall_unit, &c->wall, no_target);
+    cf__bench_table_figure(t, id, c->label, wall_unit, &c->wall, cf__bench_no_target);
     snprintf(id, sizeof id, "%s.cpu", c->id);
-    cf__bench_table_figure(t, id, c->label, cpu_unit, &c->cpu, no_target);
+    cf__bench_table_figure(t, id, c->label, cpu_unit, &c->cpu, cf__bench_no_target);
 }
 
 static void contender_free(contender *c)
@@ -241,8 +235,8 @@ static void tiny_table(const cf__bench_options *o, cf__bench_report *rep)
     cf_future **fs = cf__bench_xcalloc(o->tasks, sizeof *fs);
 
     contender cf, gl, def;
-    contender_init(&cf, "cf", cf__bench_xasprintf("cfutures thread pool, %u worker%s", o->threads, plural(o->threads)));
-    contender_init(&gl, "glib", cf__bench_xasprintf("GThreadPool, %u thread%s", o->threads, plural(o->threads)));
+    contender_init(&cf, "cf", cf__bench_xasprintf("cfutures thread pool, %u worker%s", o->threads, cf__bench_plural(o->threads)));
+    contender_init(&gl, "glib", cf__bench_xasprintf("GThreadPool, %u thread%s", o->threads, cf__bench_plural(o->threads)));
     contender_init(&def, "cf_default",
                    cf__bench_xasprintf("cfutures thread pool, default max_workers (%zu)",
                                        cf_executor_max_workers(ex_default)));
@@ -320,8 +314,8 @@ static void roundtrip_table(const cf__bench_options *o, cf__bench_report *rep, s
     pingpong_start(&pp);
 
     contender cf, gl, floor;
-    contender_init(&cf, "cf", cf__bench_xasprintf("cfutures thread pool, %u worker%s", o->threads, plural(o->threads)));
-    contender_init(&gl, "glib", cf__bench_xasprintf("GThreadPool, %u thread%s", o->threads, plural(o->threads)));
+    contender_init(&cf, "cf", cf__bench_xasprintf("cfutures thread pool, %u worker%s", o->threads, cf__bench_plural(o->threads)));
+    contender_init(&gl, "glib", cf__bench_xasprintf("GThreadPool, %u thread%s", o->threads, cf__bench_plural(o->threads)));
     contender_init(&floor, "floor", cf__bench_xstrdup("floor: mutex/condvar ping-pong"));
     const char *name = idle_ns > 0 ? "round trip after idle" : "serial round trip";
     for (unsigned run = 0; run <= o->runs; run++) {
@@ -433,12 +427,12 @@ static void pending_table(const cf__bench_options *o, cf__bench_report *rep)
     cf__bench_table_figure(t, "cf.bytes_per_future", "cfutures: RSS growth per pending future",
                            "bytes", &cf_bytes, (cf__bench_target){CF__BENCH_AT_MOST, 128});
     cf__bench_table_figure(t, "cf.ns_per_submit", "cfutures: cf_submit, worker blocked",
-                           "ns/submit", &cf_ns, no_target);
+                           "ns/submit", &cf_ns, cf__bench_no_target);
     if (glib) {
         cf__bench_table_figure(t, "glib.bytes_per_item", "GThreadPool: RSS growth per queued item",
-                               "bytes", &glib_bytes, no_target);
+                               "bytes", &glib_bytes, cf__bench_no_target);
         cf__bench_table_figure(t, "glib.ns_per_push", "GThreadPool: push, thread blocked",
-                               "ns/push", &glib_ns, no_target);
+                               "ns/push", &glib_ns, cf__bench_no_target);
     } else {
         cf__bench_table_skipped(t, "glib.bytes_per_item", "GThreadPool", glib_detail);
     }
