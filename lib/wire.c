@@ -50,9 +50,9 @@
 /* Fields of each message type, header included. */
 static const uint32_t cf__wire_fields[] = {
     [CF__WIRE_HELLO] = 6, [CF__WIRE_CALL] = 5,     [CF__WIRE_RESULT] = 4,
-    [CF__WIRE_FAILED] = 6, [CF__WIRE_SHUTDOWN] = 2,
+    [CF__WIRE_FAILED] = 6, [CF__WIRE_SHUTDOWN] = 2, [CF__WIRE_VALUE] = 5,
 };
-#define CF__WIRE_TYPE_MAX CF__WIRE_SHUTDOWN
+#define CF__WIRE_TYPE_MAX CF__WIRE_VALUE
 
 const char *cf__wire_type_name(uint32_t type)
 {
@@ -62,6 +62,7 @@ const char *cf__wire_type_name(uint32_t type)
     case CF__WIRE_RESULT: return "RESULT";
     case CF__WIRE_FAILED: return "FAILED";
     case CF__WIRE_SHUTDOWN: return "SHUTDOWN";
+    case CF__WIRE_VALUE: return "VALUE";
     default: return "unknown";
     }
 }
@@ -188,10 +189,12 @@ static void cf__pack_opt_str(msgpack_packer *pk, const char *s)
 }
 
 /* Who a value belongs to, for messages: "argument 2 of task 'f'" (arg is
- * 1-based) or "the result of task 'f'" (arg 0). */
+ * 1-based), "the result of task 'f'" (arg 0) or "the value" (no task). */
 static const char *cf__who(char *buf, size_t size, const cf_task *task, unsigned arg)
 {
-    if (arg > 0)
+    if (task == NULL)
+        snprintf(buf, size, "the value");
+    else if (arg > 0)
         snprintf(buf, size, "argument %u of task '%s'", arg, task->name);
     else
         snprintf(buf, size, "the result of task '%s'", task->name);
@@ -382,6 +385,30 @@ int cf__wire_encode_hello(cf__frame_out *out, const cf__wire_hello *hello)
     msgpack_pack_int32(&pk, hello->detail);
     cf__pack_opt_str(&pk, hello->message);
     return cf__wire_end(out, "HELLO", NULL);
+}
+
+int cf__wire_encode_value(cf__frame_out *out, cf_type type, const void *src)
+{
+    if (!cf__type_sane(type))
+        return cf__fail(CF_EINVAL, "VALUE: a %s of %" PRIu32 " bytes is not a value type",
+                        cf_kind_name(type.kind), type.size);
+    if (type.kind == CF_KIND_PTR)
+        return cf__fail(CF_EUNSUPPORTED,
+                        "VALUE: a raw pointer cannot travel between processes");
+    if (src == NULL && type.kind != CF_KIND_VOID)
+        return cf__fail(CF_EINVAL, "VALUE: NULL source for a %s", cf_kind_name(type.kind));
+    msgpack_packer pk;
+    cf__pack_init(&pk, out);
+    cf__frame_begin(out);
+    cf__pack_header(&pk, CF__WIRE_VALUE);
+    msgpack_pack_uint32(&pk, type.kind);
+    msgpack_pack_uint32(&pk, type.size);
+    int rc = cf__pack_value(&pk, NULL, 0, type, src, out->limit, "VALUE");
+    if (rc != 0) {
+        cf__frame_abort(out);
+        return rc;
+    }
+    return cf__wire_end(out, "VALUE", NULL);
 }
 
 int cf__wire_encode_shutdown(cf__frame_out *out)
@@ -1067,6 +1094,72 @@ int cf__wire_decode_result(cf__wire_decoder *dec, const cf__wire_msg *msg, const
     }
     if (size > 0)
         memcpy(slot, scratch, size);
+    return 0;
+}
+
+/* The type a VALUE message announces; leaves r at the value. */
+static int cf__read_value_type(cf__rd *r, cf_type *type)
+{
+    cf__int kind, size;
+    cf__rd_field(r, "kind");
+    int rc = cf__read_int_in(r, 0, CF_KIND_COUNT_ - 1, &kind);
+    if (rc != 0)
+        return rc;
+    cf__rd_field(r, "size");
+    rc = cf__read_int_in(r, 0, UINT32_MAX, &size);
+    if (rc != 0)
+        return rc;
+    cf_type t = {(uint32_t)kind.u, (uint32_t)size.u};
+    if (!cf__type_sane(t) || t.kind == CF_KIND_PTR)
+        return cf__bad(r, "a %s of %" PRIu32 " bytes is not a value type", cf_kind_name(t.kind),
+                       t.size);
+    *type = t;
+    return 0;
+}
+
+int cf__wire_value_type(const cf__wire_msg *msg, cf_type *type)
+{
+    cf__rd r;
+    int rc = cf__rd_body(&r, msg, CF__WIRE_VALUE);
+    if (rc == 0)
+        rc = cf__read_value_type(&r, type);
+    return rc;
+}
+
+int cf__wire_decode_value(cf__wire_decoder *dec, const cf__wire_msg *msg, cf_type type,
+                          void *dst)
+{
+    if (dst == NULL && type.kind != CF_KIND_VOID)
+        return cf__fail(CF_EINVAL, "VALUE: NULL destination for a %s", cf_kind_name(type.kind));
+    cf__rd r;
+    int rc = cf__rd_body(&r, msg, CF__WIRE_VALUE);
+    if (rc != 0)
+        return rc;
+    cf_type sent;
+    rc = cf__read_value_type(&r, &sent);
+    if (rc != 0)
+        return rc;
+    if (!cf_type_equal(sent, type))
+        return cf__fail(CF_ETYPE, "VALUE: a %s of %" PRIu32 " bytes was sent, a %s of %" PRIu32
+                        " bytes was expected", cf_kind_name(sent.kind), sent.size,
+                        cf_kind_name(type.kind), type.size);
+    dec->arena_len = 0;
+    uint8_t *scratch = type.size > 0 ? cf__block(dec, type.size, 16) : NULL;
+    if (type.size > 0 && scratch == NULL)
+        return cf__fail(-ENOMEM, "out of memory decoding a VALUE");
+    size_t str_at = SIZE_MAX;
+    cf__rd_field(&r, "value");
+    rc = cf__read_value(dec, &r, type, scratch, &str_at);
+    if (rc == 0)
+        rc = cf__read_end(&r);
+    if (rc != 0)
+        return rc;
+    if (type.kind == CF_KIND_STR) {
+        const char *s = str_at == SIZE_MAX ? NULL : dec->arena + str_at;
+        memcpy(scratch, &s, sizeof s);
+    }
+    if (type.size > 0)
+        memcpy(dst, scratch, type.size);
     return 0;
 }
 

@@ -46,6 +46,7 @@ enum {
     CF__WIRE_RESULT = 3,   /* worker -> parent: a task's result */
     CF__WIRE_FAILED = 4,   /* worker -> parent: a task failed */
     CF__WIRE_SHUTDOWN = 5, /* parent -> worker: finish and exit */
+    CF__WIRE_VALUE = 6,    /* either way: one typed value (pipes, queues) */
 };
 
 /* "HELLO", "CALL", ...; "unknown" for any other value. Never fails. */
@@ -89,6 +90,13 @@ typedef struct cf__wire_hello {
 /* Errors: CF_EINVAL (pid <= 0, code > 0, a ready HELLO with a detail or a
  * message), CF_ETOOBIG, -ENOMEM. */
 int cf__wire_encode_hello(cf__frame_out *out, const cf__wire_hello *hello);
+
+/* VALUE: one value of type `type` (a C object at src; src may be NULL for
+ * void), with the type itself, so that a receiver expecting another type is
+ * told so. Used by pipes and queues, which carry values rather than calls.
+ * Errors: CF_EINVAL (not a value type, NULL src), CF_EUNSUPPORTED (a raw
+ * pointer), CF_ETOOBIG, -ENOMEM. */
+int cf__wire_encode_value(cf__frame_out *out, cf_type type, const void *src);
 
 /* SHUTDOWN: the worker finishes the calls it has received, then exits.
  * Errors: -ENOMEM. */
@@ -158,6 +166,18 @@ typedef struct cf__wire_failure {
 
 int cf__wire_decode_failed(cf__wire_decoder *dec, const cf__wire_msg *msg,
                            cf__wire_failure *failure);
+
+/* VALUE: the type the message announces (so that a receiver that takes any
+ * type can prepare a destination). Errors: CF_EDECODE. */
+int cf__wire_value_type(const cf__wire_msg *msg, cf_type *type);
+
+/* VALUE: decode the value into dst, a C object of type `type` (dst may be
+ * NULL for void). Strings and byte buffers point into the decoder's memory
+ * or the payload (see the top of this file); dst is untouched on failure.
+ * Errors: CF_ETYPE (the message holds another type), CF_EDECODE, CF_EINVAL
+ * (NULL dst), -ENOMEM. */
+int cf__wire_decode_value(cf__wire_decoder *dec, const cf__wire_msg *msg, cf_type type,
+                          void *dst);
 
 /* HELLO: what cf__wire_encode_hello() sent. Errors: CF_EDECODE, -ENOMEM. */
 int cf__wire_decode_hello(cf__wire_decoder *dec, const cf__wire_msg *msg, cf__wire_hello *hello);

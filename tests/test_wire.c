@@ -950,7 +950,7 @@ END_TEST
 START_TEST(wire_wrong_message_type)
 {
     mp m;
-    const int types[] = {0, 6, 255, -3};
+    const int types[] = {0, 99, 255, -3};
     for (size_t i = 0; i < 4; i++) {
         mp_init(&m);
         msgpack_pack_array(&m.pk, 2);
@@ -1553,6 +1553,104 @@ START_TEST(wire_decoded_memory)
 }
 END_TEST
 
+/* The payload of one VALUE message of type t holding *src (free it). */
+static uint8_t *encoded_value(cf_type t, const void *src, size_t *len)
+{
+    cf__frame_out out;
+    cf__frame_out_init(&out, 0);
+    ck_assert_int_eq(cf__wire_encode_value(&out, t, src), 0);
+    uint8_t *payload = take_payload(&out, len);
+    cf__frame_out_free(&out);
+    return payload;
+}
+
+START_TEST(wire_value_round_trip)
+{
+    int32_t i = -123456;
+    double d = -0.0;
+    const char *s = "queued text";
+    const char *null_str = NULL;
+    cf_bytes b = {"\0\1\2", 3};
+    point3 pt = {1, 2, 3, 4};
+    uint64_t big = UINT64_MAX;
+    struct { cf_type t; const void *src; } cases[] = {
+        {CF_TYPE_OF(int32_t), &i}, {CF_TYPE_OF(double), &d}, {CF_TYPE_OF(const char *), &s},
+        {CF_TYPE_OF(const char *), &null_str}, {CF_TYPE_OF(cf_bytes), &b},
+        {CF_TYPE_OF(point3), &pt}, {CF_TYPE_OF(uint64_t), &big}, {CF_TYPE_OF(void), NULL},
+    };
+    cf__wire_decoder dec;
+    cf__wire_decoder_init(&dec);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        size_t len;
+        uint8_t *payload = encoded_value(cases[k].t, cases[k].src, &len);
+        cf__wire_msg msg;
+        ck_assert_int_eq(cf__wire_open(&msg, payload, len), 0);
+        ck_assert_uint_eq(msg.type, CF__WIRE_VALUE);
+        cf_type announced;
+        ck_assert_int_eq(cf__wire_value_type(&msg, &announced), 0);
+        ck_assert(cf_type_equal(announced, cases[k].t));
+        uint8_t got[64] = {0};
+        ck_assert_int_eq(cf__wire_decode_value(&dec, &msg, cases[k].t, got), 0);
+        if (cases[k].t.kind != CF_KIND_VOID)
+            assert_same_value(cases[k].t, cases[k].src, got);
+        /* Every truncation is refused, never read past the end. */
+        for (size_t cut = 0; cut < len; cut++) {
+            uint8_t *part = exact_copy(payload, cut);
+            if (cf__wire_open(&msg, part, cut) == 0)
+                ck_assert_int_eq(cf__wire_decode_value(&dec, &msg, cases[k].t, got), CF_EDECODE);
+            free(part);
+        }
+        free(payload);
+    }
+    cf__wire_decoder_free(&dec);
+}
+END_TEST
+
+START_TEST(wire_value_refusals)
+{
+    size_t len;
+    int32_t i = 7;
+    uint8_t *payload = encoded_value(CF_TYPE_OF(int32_t), &i, &len);
+    cf__wire_decoder dec;
+    cf__wire_decoder_init(&dec);
+    cf__wire_msg msg;
+    ck_assert_int_eq(cf__wire_open(&msg, payload, len), 0);
+    /* Another type than the one sent: CF_ETYPE naming both; dst untouched. */
+    int64_t wide = 99;
+    ck_assert_int_eq(cf__wire_decode_value(&dec, &msg, CF_TYPE_OF(int64_t), &wide), CF_ETYPE);
+    assert_error_mentions("int32", "int64");
+    ck_assert_int_eq(wide, 99);
+    ck_assert_int_eq(cf__wire_decode_value(&dec, &msg, CF_TYPE_OF(int32_t), NULL), CF_EINVAL);
+    free(payload);
+    /* A raw pointer never travels; an unknown kind is no type. */
+    cf__frame_out out;
+    cf__frame_out_init(&out, 0);
+    void *ptr = &i;
+    ck_assert_int_eq(cf__wire_encode_value(&out, CF_TYPE_OF(void *), &ptr), CF_EUNSUPPORTED);
+    ck_assert_int_eq(cf__wire_encode_value(&out, (cf_type){CF_KIND_COUNT_, 4}, &i), CF_EINVAL);
+    ck_assert_int_eq(cf__wire_encode_value(&out, CF_TYPE_OF(int32_t), NULL), CF_EINVAL);
+    ck_assert_uint_eq(bytes_in(&out), 0);
+    cf__frame_out_free(&out);
+    /* A message announcing a pointer, or a size that does not match the kind. */
+    mp m;
+    const uint32_t bad[][2] = {{CF_KIND_PTR, sizeof(void *)}, {CF_KIND_I32, 8}, {CF_KIND_COUNT_, 4}};
+    for (size_t k = 0; k < 3; k++) {
+        mp_init(&m);
+        msgpack_pack_array(&m.pk, 5);
+        msgpack_pack_uint8(&m.pk, CF__WIRE_VERSION);
+        msgpack_pack_uint8(&m.pk, CF__WIRE_VALUE);
+        msgpack_pack_uint32(&m.pk, bad[k][0]);
+        msgpack_pack_uint32(&m.pk, bad[k][1]);
+        msgpack_pack_int32(&m.pk, 1);
+        ck_assert_int_eq(cf__wire_open(&msg, m.sb.data, m.sb.size), 0);
+        cf_type t;
+        ck_assert_int_eq(cf__wire_value_type(&msg, &t), CF_EDECODE);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    cf__wire_decoder_free(&dec);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -1594,6 +1692,8 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, wire_garbage);
     tcase_add_test(tc, wire_bad_failed_and_hello);
     tcase_add_test(tc, wire_result_slot_untouched_on_failure);
+    tcase_add_test(tc, wire_value_round_trip);
+    tcase_add_test(tc, wire_value_refusals);
     suite_add_tcase(s, tc);
     return s;
 }
