@@ -30,7 +30,12 @@
     X(CF_ETASKTIMEOUT, -4015, "the task ran past its time limit")                  \
     X(CF_ETERMINATED, -4016, "the worker was terminated by shutdown")              \
     X(CF_EEXHAUSTED, -4017, "no more futures")                                     \
-    X(CF_EAMBIGUOUS, -4018, "several different tasks are registered under that name")
+    X(CF_EAMBIGUOUS, -4018, "several different tasks are registered under that name") \
+    X(CF_EOWNERDEAD, -4019, "acquired, but the previous holder died holding it")   \
+    X(CF_EEOF, -4020, "the other end is closed")                                   \
+    X(CF_EFULL, -4021, "the queue is full")                                        \
+    X(CF_EEMPTY, -4022, "the queue is empty")                                      \
+    X(CF_ECLOSED, -4023, "the object is closed")
 
 typedef enum cf_errc {
 #define CF__ERRC_ENUM(name, value, msg) name = (value),
