@@ -12,5 +12,7 @@
 #include "cfutures/executor.h"
 #include "cfutures/thread_pool.h"
 #include "cfutures/process_pool.h"
+#include "cfutures/map.h"
+#include "cfutures/shared_memory.h"
 
 #endif

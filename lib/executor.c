@@ -53,7 +53,8 @@ static int refuse_raw_pointers(const char *caller, const cf_executor *ex, const 
 }
 
 static int submit_task(const char *caller, cf_future **fut, cf_executor *ex,
-                       const cf_submit_options *opts, const cf_task *task, const void *args)
+                       const cf_submit_options *opts, const cf_task *task, const void *args,
+                       bool internal)
 {
     if (fut != NULL)
         *fut = NULL;
@@ -65,7 +66,7 @@ static int submit_task(const char *caller, cf_future **fut, cf_executor *ex,
     if (task->nparams > 0 && args == NULL)
         return cf__fail(CF_EINVAL, "%s: task '%s' takes %u arguments, got none", caller,
                         task->name, task->nparams);
-    if (!ex->ops->shares_memory && (rc = refuse_raw_pointers(caller, ex, task)) != 0)
+    if (!internal && !ex->ops->shares_memory && (rc = refuse_raw_pointers(caller, ex, task)) != 0)
         return rc;
     cf_future *f;
     if (opts != NULL && isnan(opts->timeout))
@@ -90,7 +91,13 @@ static int submit_task(const char *caller, cf_future **fut, cf_executor *ex,
 int cf__submit_task(cf_future **fut, cf_executor *ex, const cf_submit_options *opts,
                     const cf_task *task, const void *args)
 {
-    return submit_task("cf_submit", fut, ex, opts, task, args);
+    return submit_task("cf_submit", fut, ex, opts, task, args, false);
+}
+
+int cf__executor_submit_internal(cf_future **fut, cf_executor *ex, const cf_submit_options *opts,
+                                 const cf_task *task, const void *args)
+{
+    return submit_task("map", fut, ex, opts, task, args, true);
 }
 
 /* "double", or "struct of 24 bytes" when only the size tells two types apart. */
@@ -127,7 +134,7 @@ int cf_submit_values(cf_future **fut, cf_executor *ex, const cf_task *task, cons
                         describe_type(args[i].type, task->params[i], got, sizeof got));
     }
     if (nargs == 0)
-        return submit_task(caller, fut, ex, NULL, task, NULL);
+        return submit_task(caller, fut, ex, NULL, task, NULL, false);
 
     alignas(max_align_t) unsigned char small[CF__SMALL_ARGS];
     size_t align = task->args_align > 0 ? task->args_align : 1;
@@ -147,7 +154,7 @@ int cf_submit_values(cf_future **fut, cf_executor *ex, const cf_task *task, cons
                           task->name, cf_kind_name(task->params[i].kind));
     }
     if (rc == 0)
-        rc = submit_task(caller, fut, ex, NULL, task, block);
+        rc = submit_task(caller, fut, ex, NULL, task, block, false);
     cf__free(heap);
     return rc;
 }

@@ -26,10 +26,20 @@ typedef struct cf__executor_ops {
     /* Shut down (wait, no limit) and free; see cf_executor_free. */
     void (*free)(cf_executor *ex);
     size_t (*max_workers)(const cf_executor *ex);
+    /* Whether the calling thread is one the executor needs to make progress
+     * (a thread pool's worker, a process pool's dispatcher): waiting there
+     * for the executor's own work could deadlock. */
+    bool (*is_own_thread)(const cf_executor *ex);
 } cf__executor_ops;
 
 struct cf_executor {
     const cf__executor_ops *ops;
 };
+
+/* Submit a call of a task the library itself declares (map's chunks): as
+ * cf_submit, but a raw pointer parameter is allowed on any executor (the
+ * executor knows the task and what its argument means). */
+int cf__executor_submit_internal(cf_future **fut, cf_executor *ex, const cf_submit_options *opts,
+                                 const cf_task *task, const void *args);
 
 #endif

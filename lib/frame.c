@@ -15,6 +15,13 @@
  *   (space/push/recv). The buffer grows by doubling as bytes actually arrive;
  *   an announced length is checked against the limit but never allocated
  *   ahead, so a peer cannot make us reserve memory it does not send.
+ * - Descriptors: an attached descriptor is duplicated at once (so that the
+ *   caller may close its own while the frame waits) and recorded with the
+ *   stream position of its frame's first byte. A send stops short of the
+ *   next attachment's position, and the send that starts there carries
+ *   them, so the kernel delivers them with that byte (a Unix stream socket
+ *   never merges the bytes that carry descriptors into an earlier read's
+ *   descriptors). Received descriptors queue in arrival order.
  */
 #include "config.h"
 
@@ -22,8 +29,10 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cfutures/error.h>
 
@@ -36,6 +45,8 @@
 #define CF__FRAME_MIN_READ (4u << 10)
 /* An emptied buffer larger than this is released. */
 #define CF__FRAME_KEEP (1u << 20)
+/* Most descriptors one sendmsg carries, and one recvmsg takes. */
+#define CF__FRAME_FDS_PER_MSG 64
 
 static uint32_t cf__frame_limit(uint32_t limit)
 {
@@ -67,6 +78,9 @@ void cf__frame_out_init(cf__frame_out *out, uint32_t limit)
 
 void cf__frame_out_free(cf__frame_out *out)
 {
+    for (size_t i = 0; i < out->nfds; i++)
+        close(out->fds[i].fd);
+    cf__free(out->fds);
     cf__free(out->buf);
     uint32_t limit = out->limit;
     cf__frame_out_init(out, limit);
@@ -124,10 +138,54 @@ void cf__frame_append_slow(cf__frame_out *out, const void *data, size_t n)
     out->end += n;
 }
 
+/* Stream position of the frame being built (its first byte). */
+static uint64_t cf__frame_building_pos(const cf__frame_out *out)
+{
+    return out->written + (out->sealed - out->head);
+}
+
+/* Drop the attachments of the frame being built. */
+static void cf__frame_drop_fds(cf__frame_out *out)
+{
+    uint64_t pos = cf__frame_building_pos(out);
+    while (out->nfds > 0 && out->fds[out->nfds - 1].pos >= pos)
+        close(out->fds[--out->nfds].fd);
+}
+
+int cf__frame_attach_fd(cf__frame_out *out, int fd)
+{
+    if (out->error != 0)
+        return cf__fail(out->error == CF_ESTATE ? CF_ESTATE : out->error,
+                        "cf__frame_attach_fd: no frame is being built");
+    uint64_t pos = cf__frame_building_pos(out);
+    size_t mine = 0;
+    while (mine < out->nfds && out->fds[out->nfds - 1 - mine].pos == pos)
+        mine++;
+    if (mine == CF__FRAME_FDS_PER_MSG)
+        return cf__fail(CF_ETOOBIG, "a frame carries at most %d descriptors",
+                        CF__FRAME_FDS_PER_MSG);
+    if (out->nfds == out->fds_cap) {
+        size_t cap = out->fds_cap > 0 ? 2 * out->fds_cap : 16;
+        cf__frame_fd *fds = cf__realloc(out->fds, cap * sizeof *fds);
+        if (fds == NULL)
+            return cf__fail(-ENOMEM, "out of memory attaching a descriptor to a frame");
+        out->fds = fds;
+        out->fds_cap = cap;
+    }
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) {
+        int err = errno;
+        return cf__fail(-err, "attaching descriptor %d to a frame: %s", fd, cf_strerror(-err));
+    }
+    out->fds[out->nfds++] = (cf__frame_fd){pos, dup};
+    return 0;
+}
+
 int cf__frame_end(cf__frame_out *out)
 {
     int rc = out->error;
     if (rc != 0) {
+        cf__frame_drop_fds(out);
         size_t payload = out->end - out->sealed;
         out->end = out->sealed;
         out->error = CF_ESTATE;
@@ -146,6 +204,8 @@ int cf__frame_end(cf__frame_out *out)
 
 void cf__frame_abort(cf__frame_out *out)
 {
+    if (out->error != CF_ESTATE)
+        cf__frame_drop_fds(out);
     out->end = out->sealed;
     out->error = CF_ESTATE;
 }
@@ -161,6 +221,7 @@ void cf__frame_out_consume(cf__frame_out *out, size_t n)
     if (n > out->sealed - out->head)
         n = out->sealed - out->head;
     out->head += n;
+    out->written += n;
     if (out->head < out->end)
         return;
     /* Everything written and nothing being built: start over at the front. */
@@ -175,8 +236,37 @@ void cf__frame_out_consume(cf__frame_out *out, size_t n)
 int cf__frame_out_send(cf__frame_out *out, int fd)
 {
     while (out->sealed > out->head) {
-        ssize_t n = send(fd, out->buf + out->head, out->sealed - out->head, MSG_NOSIGNAL);
+        struct iovec iov = {out->buf + out->head, out->sealed - out->head};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * CF__FRAME_FDS_PER_MSG)];
+            struct cmsghdr align;
+        } control;
+        size_t carried = 0; /* attachments this send carries */
+        if (out->nfds > 0 && out->fds[0].pos == out->written) {
+            while (carried < out->nfds && carried < CF__FRAME_FDS_PER_MSG &&
+                   out->fds[carried].pos == out->written)
+                carried++;
+            msg.msg_control = control.buf;
+            msg.msg_controllen = CMSG_SPACE(sizeof(int) * carried);
+            struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+            cm->cmsg_level = SOL_SOCKET;
+            cm->cmsg_type = SCM_RIGHTS;
+            cm->cmsg_len = CMSG_LEN(sizeof(int) * carried);
+            for (size_t i = 0; i < carried; i++)
+                memcpy(CMSG_DATA(cm) + i * sizeof(int), &out->fds[i].fd, sizeof(int));
+        }
+        /* Stop before the next attachment that this send does not carry. */
+        if (carried < out->nfds && out->fds[carried].pos - out->written < iov.iov_len)
+            iov.iov_len = (size_t)(out->fds[carried].pos - out->written);
+        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (n >= 0) {
+            if (n > 0 && carried > 0) {
+                for (size_t i = 0; i < carried; i++)
+                    close(out->fds[i].fd);
+                memmove(out->fds, out->fds + carried, (out->nfds - carried) * sizeof *out->fds);
+                out->nfds -= carried;
+            }
             cf__frame_out_consume(out, (size_t)n);
             continue;
         }
@@ -200,6 +290,10 @@ void cf__frame_in_init(cf__frame_in *in, uint32_t limit)
 
 void cf__frame_in_free(cf__frame_in *in)
 {
+    int fd;
+    while ((fd = cf__frame_in_take_fd(in)) >= 0)
+        close(fd);
+    cf__free(in->fds);
     cf__free(in->buf);
     uint32_t limit = in->limit;
     cf__frame_in_init(in, limit);
@@ -253,6 +347,53 @@ int cf__frame_in_push(cf__frame_in *in, const void *data, size_t n)
     return 0;
 }
 
+/* Queue the descriptors a recvmsg got (closing them if they cannot be
+ * queued). Returns 0 or -ENOMEM. */
+static int cf__frame_in_queue_fds(cf__frame_in *in, struct msghdr *msg)
+{
+    int rc = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+            if (rc == 0 && in->nfds == in->fds_cap) {
+                size_t cap = in->fds_cap > 0 ? 2 * in->fds_cap : 16;
+                int *fds = cf__alloc(cap * sizeof *fds);
+                if (fds == NULL) {
+                    rc = cf__fail(-ENOMEM, "out of memory queueing received descriptors");
+                } else {
+                    for (size_t k = 0; k < in->nfds; k++)
+                        fds[k] = in->fds[(in->fds_first + k) % in->fds_cap];
+                    cf__free(in->fds);
+                    in->fds = fds;
+                    in->fds_first = 0;
+                    in->fds_cap = cap;
+                }
+            }
+            if (rc != 0) {
+                close(fd);
+                continue;
+            }
+            in->fds[(in->fds_first + in->nfds) % in->fds_cap] = fd;
+            in->nfds++;
+        }
+    }
+    return rc;
+}
+
+int cf__frame_in_take_fd(cf__frame_in *in)
+{
+    if (in->nfds == 0)
+        return -1;
+    int fd = in->fds[in->fds_first];
+    in->fds_first = (in->fds_first + 1) % in->fds_cap;
+    in->nfds--;
+    return fd;
+}
+
 int cf__frame_in_recv(cf__frame_in *in, int fd, size_t *received)
 {
     *received = 0;
@@ -262,11 +403,21 @@ int cf__frame_in_recv(cf__frame_in *in, int fd, size_t *received)
     if (rc != 0)
         return rc;
     for (;;) {
-        ssize_t n = recv(fd, space, room, 0);
+        struct iovec iov = {space, room};
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * CF__FRAME_FDS_PER_MSG)];
+            struct cmsghdr align;
+        } control;
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf};
+        ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
         if (n >= 0) {
             cf__frame_in_commit(in, (size_t)n);
             *received = (size_t)n;
-            return 0;
+            int rc = cf__frame_in_queue_fds(in, &msg);
+            if (rc == 0 && (msg.msg_flags & MSG_CTRUNC))
+                rc = cf__fail(-EPROTO, "receiving frames on fd %d: descriptors were lost", fd);
+            return rc;
         }
         if (errno == EINTR)
             continue;

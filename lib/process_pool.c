@@ -71,6 +71,7 @@
 #include "fork_server.h"
 #include "frame.h"
 #include "future_priv.h"
+#include "map_priv.h"
 #include "wire.h"
 #include "worker.h"
 
@@ -733,7 +734,9 @@ static void cf__pp_assign(cf__process_pool *p, size_t waiting)
             if (f == NULL)
                 return;
             uint64_t id = ++p->next_id;
-            int rc = cf__wire_encode_call(&w->out, id, f->task, cf__future_args(f));
+            int rc = f->task == &cf__map_chunk_task
+                         ? cf__map_chunk_encode(&w->out, id, cf__future_args(f))
+                         : cf__wire_encode_call(&w->out, id, f->task, cf__future_args(f));
             if (rc != 0) {
                 cf__pp_fail(p, f, rc, 0, NULL, cf_last_error());
                 progress = true;
@@ -1197,6 +1200,11 @@ static size_t cf__pp_max_workers(const cf_executor *ex)
     return ((const cf__process_pool *)ex)->max_workers;
 }
 
+static bool cf__pp_is_own_thread(const cf_executor *ex)
+{
+    return pthread_equal(pthread_self(), ((const cf__process_pool *)ex)->dispatcher);
+}
+
 static const cf__executor_ops cf__process_pool_ops = {
     .kind = "process_pool",
     .shares_memory = false,
@@ -1205,6 +1213,7 @@ static const cf__executor_ops cf__process_pool_ops = {
     .shutdown = cf__pp_shutdown,
     .free = cf__pp_free,
     .max_workers = cf__pp_max_workers,
+    .is_own_thread = cf__pp_is_own_thread,
 };
 
 /* Undo what cf_process_pool_new set up when it fails (no dispatcher runs). */

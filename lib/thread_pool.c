@@ -638,6 +638,11 @@ static size_t tp_max_workers(const cf_executor *ex)
     return ((const tp_pool *)ex)->max_workers;
 }
 
+static bool tp_is_own_thread(const cf_executor *ex)
+{
+    return tp_is_own_worker((const tp_pool *)ex);
+}
+
 static const cf__executor_ops tp_ops = {
     .kind = "thread_pool",
     .shares_memory = true,
@@ -645,6 +650,7 @@ static const cf__executor_ops tp_ops = {
     .shutdown = tp_shutdown,
     .free = tp_free,
     .max_workers = tp_max_workers,
+    .is_own_thread = tp_is_own_thread,
 };
 
 int cf_thread_pool_new(cf_executor **out, const cf_thread_pool_options *opts)

@@ -51,8 +51,9 @@
 static const uint32_t cf__wire_fields[] = {
     [CF__WIRE_HELLO] = 6, [CF__WIRE_CALL] = 5,     [CF__WIRE_RESULT] = 4,
     [CF__WIRE_FAILED] = 6, [CF__WIRE_SHUTDOWN] = 2, [CF__WIRE_VALUE] = 5,
+    [CF__WIRE_CHUNK] = 13,
 };
-#define CF__WIRE_TYPE_MAX CF__WIRE_VALUE
+#define CF__WIRE_TYPE_MAX CF__WIRE_CHUNK
 
 const char *cf__wire_type_name(uint32_t type)
 {
@@ -63,6 +64,7 @@ const char *cf__wire_type_name(uint32_t type)
     case CF__WIRE_FAILED: return "FAILED";
     case CF__WIRE_SHUTDOWN: return "SHUTDOWN";
     case CF__WIRE_VALUE: return "VALUE";
+    case CF__WIRE_CHUNK: return "CHUNK";
     default: return "unknown";
     }
 }
@@ -409,6 +411,72 @@ int cf__wire_encode_value(cf__frame_out *out, cf_type type, const void *src)
         return rc;
     }
     return cf__wire_end(out, "VALUE", NULL);
+}
+
+static void cf__pack_ref(msgpack_packer *pk, const cf__wire_ref *ref)
+{
+    if (ref->fd == CF__WIRE_NO_REF) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_uint32(pk, ref->fd);
+    msgpack_pack_uint64(pk, ref->offset);
+    msgpack_pack_uint64(pk, ref->stride);
+}
+
+int cf__wire_encode_chunk(cf__frame_out *out, uint64_t id, const cf__wire_chunk *c,
+                          const int *fds)
+{
+    if (c == NULL)
+        return cf__fail(CF_EINVAL, "CHUNK: NULL chunk");
+    int rc = cf__wire_check_task(c->task, "CHUNK", CF_EUNSUPPORTED);
+    if (rc == 0)
+        rc = cf__wire_check_result(c->task, "CHUNK", CF_EUNSUPPORTED);
+    if (rc != 0)
+        return rc;
+    if (c->count == 0 || (c->nfds > 0 && fds == NULL))
+        return cf__fail(CF_EINVAL, "CHUNK: %s", c->count == 0 ? "no elements" : "NULL fds");
+    msgpack_packer pk;
+    cf__pack_init(&pk, out);
+    cf__frame_begin(out);
+    for (uint32_t i = 0; i < c->nfds && rc == 0; i++)
+        rc = cf__frame_attach_fd(out, fds[i]);
+    if (rc != 0) {
+        cf__frame_abort(out);
+        return rc;
+    }
+    const cf_task *t = c->task;
+    cf__pack_header(&pk, CF__WIRE_CHUNK);
+    msgpack_pack_uint64(&pk, id);
+    msgpack_pack_uint32(&pk, c->nfds);
+    msgpack_pack_str_with_body(&pk, t->name, strlen(t->name));
+    msgpack_pack_uint64(&pk, c->first);
+    msgpack_pack_uint64(&pk, c->count);
+    msgpack_pack_uint32(&pk, c->flags);
+    msgpack_pack_int64(&pk, c->deadline);
+    if (c->flags & CF__WIRE_CHUNK_INLINE) {
+        msgpack_pack_array(&pk, (size_t)c->count);
+        for (uint64_t e = 0; e < c->count && rc == 0; e++) {
+            msgpack_pack_array(&pk, t->nparams);
+            for (uint32_t k = 0; k < t->nparams && rc == 0; k++)
+                rc = cf__pack_value(&pk, t, k + 1, t->params[k],
+                                    (const uint8_t *)c->src[k] + e * c->src_stride[k], out->limit,
+                                    "CHUNK");
+        }
+    } else {
+        msgpack_pack_array(&pk, t->nparams);
+        for (uint32_t k = 0; k < t->nparams; k++)
+            cf__pack_ref(&pk, &c->in[k]);
+    }
+    if (rc != 0) {
+        cf__frame_abort(out);
+        return rc;
+    }
+    cf__pack_ref(&pk, &c->out);
+    cf__pack_ref(&pk, &c->status);
+    cf__pack_ref(&pk, &c->stop);
+    return cf__wire_end(out, "CHUNK", t->name);
 }
 
 int cf__wire_encode_shutdown(cf__frame_out *out)
@@ -931,7 +999,7 @@ int cf__wire_open(cf__wire_msg *msg, const void *payload, size_t len)
                        cf__wire_fields[msg->type]);
     }
     if (msg->type == CF__WIRE_CALL || msg->type == CF__WIRE_RESULT ||
-        msg->type == CF__WIRE_FAILED) {
+        msg->type == CF__WIRE_FAILED || msg->type == CF__WIRE_CHUNK) {
         cf__rd_field(&r, "request id");
         rc = cf__read_int(&r, &v, "the request id (an unsigned integer)");
         if (rc != 0)
@@ -1161,6 +1229,145 @@ int cf__wire_decode_value(cf__wire_decoder *dec, const cf__wire_msg *msg, cf_typ
     if (type.size > 0)
         memcpy(dst, scratch, type.size);
     return 0;
+}
+
+/* A reference (nil: none, when `optional`); its descriptor index must be
+ * below nfds. */
+static int cf__read_ref(cf__rd *r, const char *field, uint32_t nfds, bool optional,
+                        cf__wire_ref *ref)
+{
+    cf__rd_field(r, field);
+    if (r->p < r->end && *r->p == 0xc0 && optional) {
+        r->p++;
+        *ref = (cf__wire_ref){CF__WIRE_NO_REF, 0, 0};
+        return 0;
+    }
+    size_t n;
+    int rc = cf__read_array(r, &n);
+    if (rc != 0)
+        return rc;
+    if (n != 3)
+        return cf__bad(r, "a reference has 3 fields, got %zu", n);
+    cf__int fd, offset, stride;
+    if ((rc = cf__read_int_in(r, 0, UINT32_MAX, &fd)) != 0 ||
+        (rc = cf__read_int_in(r, 0, INT64_MAX, &offset)) != 0 ||
+        (rc = cf__read_int_in(r, 0, UINT32_MAX, &stride)) != 0)
+        return rc;
+    if (fd.u >= nfds)
+        return cf__bad(r, "descriptor %" PRIu64 " of a message that carries %" PRIu32, fd.u, nfds);
+    *ref = (cf__wire_ref){(uint32_t)fd.u, offset.u, stride.u};
+    return 0;
+}
+
+/* The arguments of a CHUNK that carries them: `count` blocks, one after the
+ * other; strings are recorded as arena offsets first (the arena may move)
+ * and turned into pointers at the end. */
+static int cf__read_chunk_args(cf__wire_decoder *dec, cf__rd *r, cf__wire_chunk *c)
+{
+    const cf_task *t = c->task;
+    size_t n;
+    cf__rd_field(r, "arguments");
+    int rc = cf__read_array(r, &n);
+    if (rc != 0)
+        return rc;
+    if (n != c->count)
+        return cf__bad(r, "%" PRIu64 " elements announced, %zu sent", c->count, n);
+    size_t size = t->args_size > 0 ? t->args_size : 1;
+    /* Each element takes at least a byte: a count past the bytes left is a
+     * lie, and must not make us allocate for it. */
+    if (n > cf__left(r) || n > SIZE_MAX / size)
+        return cf__bad(r, "%zu elements cannot fit in the %zu bytes left", n, cf__left(r));
+    uint8_t *blocks = cf__block(dec, n * size, t->args_align);
+    if (blocks == NULL)
+        return cf__fail(-ENOMEM, "out of memory decoding the arguments of a chunk of task '%s'",
+                        t->name);
+    for (size_t e = 0; e < n; e++) {
+        size_t k_n;
+        cf__rd_field(r, "arguments");
+        if ((rc = cf__read_array(r, &k_n)) != 0)
+            return rc;
+        if (k_n != t->nparams)
+            return cf__bad(r, "task '%s' takes %u arguments, got %zu", t->name, t->nparams, k_n);
+        uint8_t *block = blocks + e * size;
+        for (uint32_t k = 0; k < t->nparams; k++) {
+            size_t str_at = SIZE_MAX;
+            cf__rd_value(r, t, k + 1);
+            rc = cf__read_value(dec, r, t->params[k], block + t->offsets[k], &str_at);
+            if (rc != 0)
+                return rc;
+            if (t->params[k].kind == CF_KIND_STR)
+                memcpy(block + t->offsets[k], &str_at, sizeof str_at);
+        }
+    }
+    for (size_t e = 0; e < n; e++) {
+        for (uint32_t k = 0; k < t->nparams; k++) {
+            if (t->params[k].kind != CF_KIND_STR)
+                continue;
+            uint8_t *slot = blocks + e * size + t->offsets[k];
+            size_t at;
+            memcpy(&at, slot, sizeof at);
+            const char *s = at == SIZE_MAX ? NULL : dec->arena + at;
+            memcpy(slot, &s, sizeof s);
+        }
+    }
+    c->blocks = blocks;
+    return 0;
+}
+
+int cf__wire_decode_chunk(cf__wire_decoder *dec, const cf__wire_msg *msg, cf__wire_chunk *c)
+{
+    memset(c, 0, sizeof *c);
+    cf__rd r;
+    int rc = cf__rd_body(&r, msg, CF__WIRE_CHUNK);
+    if (rc != 0)
+        return rc;
+    dec->arena_len = 0;
+    cf__int v;
+    cf__rd_field(&r, "descriptor count");
+    if ((rc = cf__read_int_in(&r, 0, 64, &v)) != 0)
+        return rc;
+    c->nfds = (uint32_t)v.u;
+    if ((rc = cf__read_task(dec, &r, &c->task)) != 0)
+        return rc;
+    if ((rc = cf__wire_check_result(c->task, "CHUNK", CF_EDECODE)) != 0)
+        return rc;
+    cf__rd_field(&r, "first element");
+    if ((rc = cf__read_int_in(&r, 0, INT64_MAX, &v)) != 0)
+        return rc;
+    c->first = v.u;
+    cf__rd_field(&r, "element count");
+    if ((rc = cf__read_int_in(&r, 1, INT64_MAX, &v)) != 0)
+        return rc;
+    c->count = v.u;
+    cf__rd_field(&r, "flags");
+    if ((rc = cf__read_int_in(&r, 0, CF__WIRE_CHUNK_KEEP_GOING | CF__WIRE_CHUNK_INLINE, &v)) != 0)
+        return rc;
+    c->flags = (uint32_t)v.u;
+    cf__rd_field(&r, "deadline");
+    if ((rc = cf__read_int_in(&r, 0, INT64_MAX, &v)) != 0)
+        return rc;
+    c->deadline = (int64_t)v.u;
+    if (c->flags & CF__WIRE_CHUNK_INLINE) {
+        rc = cf__read_chunk_args(dec, &r, c);
+    } else {
+        size_t n;
+        cf__rd_field(&r, "inputs");
+        rc = cf__read_array(&r, &n);
+        if (rc == 0 && n != c->task->nparams)
+            rc = cf__bad(&r, "task '%s' takes %u arguments, got %zu references", c->task->name,
+                         c->task->nparams, n);
+        for (uint32_t k = 0; k < c->task->nparams && rc == 0; k++)
+            rc = cf__read_ref(&r, "input", c->nfds, false, &c->in[k]);
+    }
+    if (rc == 0)
+        rc = cf__read_ref(&r, "results", c->nfds, true, &c->out);
+    if (rc == 0)
+        rc = cf__read_ref(&r, "statuses", c->nfds, false, &c->status);
+    if (rc == 0)
+        rc = cf__read_ref(&r, "stop word", c->nfds, false, &c->stop);
+    if (rc == 0)
+        rc = cf__read_end(&r);
+    return rc;
 }
 
 int cf__wire_decode_failed(cf__wire_decoder *dec, const cf__wire_msg *msg,

@@ -47,6 +47,7 @@ enum {
     CF__WIRE_FAILED = 4,   /* worker -> parent: a task failed */
     CF__WIRE_SHUTDOWN = 5, /* parent -> worker: finish and exit */
     CF__WIRE_VALUE = 6,    /* either way: one typed value (pipes, queues) */
+    CF__WIRE_CHUNK = 7,    /* parent -> worker: run a task over a chunk of a map */
 };
 
 /* "HELLO", "CALL", ...; "unknown" for any other value. Never fails. */
@@ -97,6 +98,51 @@ int cf__wire_encode_hello(cf__frame_out *out, const cf__wire_hello *hello);
  * Errors: CF_EINVAL (not a value type, NULL src), CF_EUNSUPPORTED (a raw
  * pointer), CF_ETOOBIG, -ENOMEM. */
 int cf__wire_encode_value(cf__frame_out *out, cf_type type, const void *src);
+
+/* CHUNK: run a task over `count` consecutive elements of a map, whose
+ * arrays live in shared-memory files that travel with the message as
+ * attached descriptors (frame.h). A reference names one of those
+ * descriptors by its index, the file offset of element 0 of the chunk and
+ * the bytes between elements. */
+typedef struct cf__wire_ref {
+    uint32_t fd;        /* index among the message's descriptors, or CF__WIRE_NO_REF */
+    uint64_t offset;
+    uint64_t stride;
+} cf__wire_ref;
+#define CF__WIRE_NO_REF UINT32_MAX
+
+enum {
+    CF__WIRE_CHUNK_KEEP_GOING = 1u << 0, /* run every element, whatever fails */
+    CF__WIRE_CHUNK_INLINE = 1u << 1,     /* the arguments are in the message */
+};
+
+typedef struct cf__wire_chunk {
+    const cf_task *task;
+    uint64_t first;      /* the map's index of element 0 (for messages) */
+    uint64_t count;      /* elements, >= 1 */
+    uint32_t flags;      /* CF__WIRE_CHUNK_* */
+    int64_t deadline;    /* CLOCK_MONOTONIC ns after which no element starts; 0: none */
+    uint32_t nfds;       /* descriptors attached to the message */
+    /* Without CF__WIRE_CHUNK_INLINE: where argument k of each element is. */
+    cf__wire_ref in[CF_TASK_MAX_PARAMS];
+    /* With it: encoding reads argument k of element i at src[k] + i *
+     * src_stride[k]; decoding gives `blocks`: `count` argument blocks of
+     * task->args_size bytes each, one after the other, in the decoder's
+     * memory (strings in its arena). */
+    const char *src[CF_TASK_MAX_PARAMS];
+    size_t src_stride[CF_TASK_MAX_PARAMS];
+    void *blocks;
+    cf__wire_ref out;    /* results (fd CF__WIRE_NO_REF: not kept) */
+    cf__wire_ref status; /* one int32 per element */
+    cf__wire_ref stop;   /* one 32-bit word: nonzero stops the chunk */
+} cf__wire_chunk;
+
+/* Encode a CHUNK, attaching fds[0 .. chunk->nfds) to its frame.
+ * Errors: as cf__wire_encode_call (CF_EUNSUPPORTED for a raw pointer
+ * parameter or result, CF_EINVAL, CF_ETOOBIG, -ENOMEM), and -errno when a
+ * descriptor cannot be attached. */
+int cf__wire_encode_chunk(cf__frame_out *out, uint64_t id, const cf__wire_chunk *chunk,
+                          const int *fds);
 
 /* SHUTDOWN: the worker finishes the calls it has received, then exits.
  * Errors: -ENOMEM. */
@@ -178,6 +224,13 @@ int cf__wire_value_type(const cf__wire_msg *msg, cf_type *type);
  * (NULL dst), -ENOMEM. */
 int cf__wire_decode_value(cf__wire_decoder *dec, const cf__wire_msg *msg, cf_type type,
                           void *dst);
+
+/* CHUNK: decode into *chunk (task found by name, references checked
+ * against nfds; with CF__WIRE_CHUNK_INLINE the argument blocks decoded).
+ * chunk->nfds is set as soon as it is read, even when a later field fails,
+ * so that the receiver can take that many descriptors off its queue.
+ * Errors: CF_EDECODE, CF_ENOTFOUND, CF_EAMBIGUOUS, -ENOMEM. */
+int cf__wire_decode_chunk(cf__wire_decoder *dec, const cf__wire_msg *msg, cf__wire_chunk *chunk);
 
 /* HELLO: what cf__wire_encode_hello() sent. Errors: CF_EDECODE, -ENOMEM. */
 int cf__wire_decode_hello(cf__wire_decoder *dec, const cf__wire_msg *msg, cf__wire_hello *hello);

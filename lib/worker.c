@@ -44,6 +44,7 @@
 #include "clock.h"
 #include "error_priv.h"
 #include "frame.h"
+#include "map_priv.h"
 #include "task_priv.h"
 #include "wire.h"
 
@@ -148,6 +149,50 @@ static int cf__run_call(cf__worker *wk, const cf__wire_msg *msg)
     return 0;
 }
 
+/* Run one CHUNK of a map (map_chunk.c) and queue its answer: RESULT when
+ * every element succeeded, else FAILED with the first failure. Chunks are
+ * long: queued answers go out first. Returns 0, or -errno when the answers
+ * could not be sent, or CF_EDECODE when the descriptors the chunk announces
+ * did not come (the stream is no longer ours to trust). */
+static int cf__run_chunk(cf__worker *wk, cf__frame_in *in, const cf__wire_msg *msg)
+{
+    atomic_store_explicit(&wk->beacon->since, cf__now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&wk->beacon->started, msg->id, memory_order_release);
+    if (wk->oldest != CF__NO_DEADLINE && cf__worker_flush(wk) != 0)
+        return -EPIPE;
+    cf__wire_chunk chunk;
+    int code = cf__wire_decode_chunk(&wk->dec, msg, &chunk);
+    const char *why = code != 0 ? cf_last_error() : NULL;
+    int fds[CF__MAP_MAX_FDS];
+    uint32_t taken = 0;
+    while (taken < chunk.nfds && taken < CF__MAP_MAX_FDS && (fds[taken] = cf__frame_in_take_fd(in)) >= 0)
+        taken++;
+    bool lost = taken < chunk.nfds;
+    cf__map_ran ran = {.first_failed = SIZE_MAX};
+    if (code == 0 && lost) {
+        code = CF_EDECODE;
+        why = "CHUNK: its descriptors did not arrive";
+    }
+    if (code == 0) {
+        code = cf__map_chunk_serve(&chunk, fds, &ran);
+        why = code != 0 ? cf_last_error() : NULL;
+    }
+    for (uint32_t i = 0; i < taken; i++)
+        close(fds[i]);
+    if (code != 0)
+        cf__answer_failed(&wk->out, msg->id, code, 0, why);
+    else if (ran.failed > 0)
+        cf__answer_failed(&wk->out, msg->id, CF_ETASK, ran.detail,
+                          ran.message != NULL ? ran.message : "the task failed");
+    else if (cf__wire_encode_result(&wk->out, msg->id, &cf__map_chunk_task, NULL) != 0)
+        cf__answer_failed(&wk->out, msg->id, -ENOMEM, 0, NULL);
+    cf__free(ran.message);
+    wk->oldest = cf__now_ns();
+    wk->last_task = NULL;
+    atomic_store_explicit(&wk->beacon->finished, msg->id, memory_order_release);
+    return lost ? CF_EDECODE : 0;
+}
+
 /* Run the initializer; fill the HELLO. Returns true when the worker may serve. */
 static bool cf__initialize(const cf__worker_config *cfg, cf__wire_hello *hello, char **message)
 {
@@ -220,6 +265,8 @@ int cf__worker_main(int sock, uint32_t slot, void *arg)
                 running = false;
             } else if (msg.type == CF__WIRE_CALL) {
                 running = cf__run_call(&wk, &msg) == 0;
+            } else if (msg.type == CF__WIRE_CHUNK) {
+                running = cf__run_chunk(&wk, &in, &msg) == 0;
             } else if (msg.type == CF__WIRE_SHUTDOWN) {
                 running = false;
             }

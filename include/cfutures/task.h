@@ -32,6 +32,9 @@ typedef struct cf_task {
     const char *name;               /* the function's name */
     void (*fn)(void);               /* the function's address (identity) */
     void (*call)(void *args, void *result); /* runs fn on a packed argument block */
+    /* Runs fn on element i of argument arrays (map): argument k is at
+     * in[k] + i * stride[k]; the result is stored at `result`. */
+    void (*call_at)(const char *const *in, const size_t *stride, size_t i, void *result);
     cf_type result;                 /* result type (CF_KIND_VOID for void) */
     uint32_t nparams;
     cf_type params[CF_TASK_MAX_PARAMS];
@@ -118,6 +121,9 @@ CF_END_DECLS
 #define CF__P_NAME_FIRST(c, i, T) a##i
 #define CF__P_NAME_NEXT(c, i, T) , a##i
 #define CF__P_TAG(c, i, T) CF__TYPE_INIT(T),
+#define CF__P_AT_FIRST(c, i, T) *(const __typeof__(T) *)(const void *)(in[i] + i_ * stride[i])
+#define CF__P_AT_NEXT(c, i, T) , CF__P_AT_FIRST(c, i, T)
+#define CF__P_ARRAY(c, i, T) , const __typeof__(T) *a##i
 #define CF__P_OFFSET(c, i, T) (uint32_t) offsetof(struct cf__args_##c, a##i),
 
 /* Store the result of `call` (of type R, possibly void) at `ret`. */
@@ -143,8 +149,15 @@ CF_END_DECLS
         (void)args;                                                                \
         CF__STORE_RESULT(R, ret, name());                                          \
     }                                                                              \
+    static void cf__call_at_##name(const char *const *in, const size_t *stride,     \
+                                   size_t i, void *ret)                            \
+    {                                                                              \
+        (void)in, (void)stride, (void)i;                                           \
+        CF__STORE_RESULT(R, ret, name());                                          \
+    }                                                                              \
     static cf_task cf__task_##name = {#name,     (void (*)(void))name,             \
-                                      cf__call_##name, CF__TYPE_INIT(R),              \
+                                      cf__call_##name, cf__call_at_##name,          \
+                                      CF__TYPE_INIT(R),                            \
                                       0,         {{0, 0}},                         \
                                       {0},       0,                                \
                                       1,         __FILE__,                         \
@@ -156,6 +169,13 @@ CF_END_DECLS
     {                                                                              \
         (void)fn;                                                                  \
         return cf__submit_task(fut, ex, opts, &cf__task_##name, NULL);             \
+    }                                                                              \
+    __attribute__((unused)) static inline int cf__map_##name(                       \
+        struct cf_future **fut, bool async, struct cf_executor *ex,                \
+        const struct cf_map_options *opts, R (*fn)(void), size_t n, R *out)        \
+    {                                                                              \
+        (void)fn;                                                                  \
+        return cf__map_arrays(fut, async, ex, opts, &cf__task_##name, n, out, NULL, 0); \
     }                                                                              \
     extern int cf__task_declared_##name
 
@@ -170,10 +190,17 @@ CF_END_DECLS
         CF__STORE_RESULT(R, ret,                                                   \
                          name(CF__MAP(CF__P_USE_FIRST, CF__P_USE_NEXT, name, __VA_ARGS__))); \
     }                                                                              \
+    static void cf__call_at_##name(const char *const *in, const size_t *stride,     \
+                                   size_t i_, void *ret)                           \
+    {                                                                              \
+        CF__STORE_RESULT(R, ret,                                                   \
+                         name(CF__MAP(CF__P_AT_FIRST, CF__P_AT_NEXT, name, __VA_ARGS__))); \
+    }                                                                              \
     static cf_task cf__task_##name = {                                             \
         #name,                                                                     \
         (void (*)(void))name,                                                      \
         cf__call_##name,                                                           \
+        cf__call_at_##name,                                                        \
         CF__TYPE_INIT(R),                                                          \
         CF__NARGS(__VA_ARGS__),                                                    \
         {CF__MAP(CF__P_TAG, CF__P_TAG, name, __VA_ARGS__)},                        \
@@ -195,11 +222,34 @@ CF_END_DECLS
         (void)fn;                                                                  \
         return cf__submit_task(fut, ex, opts, &cf__task_##name, &a_);              \
     }                                                                              \
+    __attribute__((unused)) static inline int cf__map_##name(                       \
+        struct cf_future **fut, bool async, struct cf_executor *ex,                \
+        const struct cf_map_options *opts,                                         \
+        R (*fn)(CF__MAP(CF__P_TYPE_FIRST, CF__P_TYPE_NEXT, name, __VA_ARGS__)),     \
+        size_t n, R *out CF__MAP(CF__P_ARRAY, CF__P_ARRAY, name, __VA_ARGS__))      \
+    {                                                                              \
+        const void *in_[] = {CF__MAP(CF__P_NAME_FIRST, CF__P_NAME_NEXT, name, __VA_ARGS__)}; \
+        (void)fn;                                                                  \
+        return cf__map_arrays(fut, async, ex, opts, &cf__task_##name, n, out, in_,  \
+                              0);                                                  \
+    }                                                                              \
+    __attribute__((unused)) static inline int cf__starmap_##name(                   \
+        struct cf_future **fut, bool async, struct cf_executor *ex,                \
+        const struct cf_map_options *opts,                                         \
+        R (*fn)(CF__MAP(CF__P_TYPE_FIRST, CF__P_TYPE_NEXT, name, __VA_ARGS__)),     \
+        size_t n, R *out, const struct cf__args_##name *tuples)                    \
+    {                                                                              \
+        const void *in_[] = {tuples};                                              \
+        (void)fn;                                                                  \
+        return cf__map_arrays(fut, async, ex, opts, &cf__task_##name, n, out, in_,  \
+                              sizeof *tuples);                                     \
+    }                                                                              \
     extern int cf__task_declared_##name
 
 struct cf_future;
 struct cf_executor;
 struct cf_submit_options;
+struct cf_map_options;
 
 CF_BEGIN_DECLS
 /* Internal: the typed submit functions generated by CF_TASK end here.
@@ -208,7 +258,17 @@ CF_BEGIN_DECLS
 CF_EXTERN int cf__submit_task(struct cf_future **fut, struct cf_executor *ex,
                               const struct cf_submit_options *opts, const cf_task *task,
                               const void *args);
+/* Internal: the typed map functions generated by CF_TASK end here (map.h).
+ * `in` has one array per parameter (zip), or, when tuple_size is nonzero,
+ * one array of argument blocks of that size (starmap). */
+CF_EXTERN int cf__map_arrays(struct cf_future **fut, bool async, struct cf_executor *ex,
+                             const struct cf_map_options *opts, const cf_task *task, size_t n,
+                             void *out, const void *const *in, size_t tuple_size);
 CF_END_DECLS
+
+/* The argument tuple type of a task with parameters: a struct whose members
+ * a0, a1, ... are its parameters in order (for cf_starmap). */
+#define CF_ARGS(task) struct cf__args_##task
 
 #define CF_TASK(R, ...) CF__CAT(CF__TASK_, CF__HAS_PARAMS(__VA_ARGS__))(R, __VA_ARGS__)
 
