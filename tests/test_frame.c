@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -614,6 +615,147 @@ START_TEST(frame_socket_errors)
 }
 END_TEST
 
+/* A memfd holding one int, to tell descriptors apart after they crossed. */
+static int tagged_fd(int tag)
+{
+    int fd = memfd_create("frame-test", MFD_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, &tag, sizeof tag), (ssize_t)sizeof tag);
+    return fd;
+}
+
+static int tag_of(int fd)
+{
+    int tag = -1;
+    ck_assert_int_eq(pread(fd, &tag, sizeof tag, 0), (ssize_t)sizeof tag);
+    return tag;
+}
+
+START_TEST(frame_socket_descriptors)
+{
+    int before = count_fds();
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    set_nonblocking(sv[0]);
+    set_nonblocking(sv[1]);
+    /* Frame f carries f % 4 descriptors tagged f * 10 + k, and says so in
+     * its payload; large frames in between fill the socket, so sends stop
+     * part-way and the descriptors must still go with their frame. */
+    enum { FRAMES = 400 };
+    cf__frame_out out;
+    cf__frame_out_init(&out, 0);
+    for (int f = 0; f < FRAMES; f++) {
+        cf__frame_begin(&out);
+        int nfds = f % 4;
+        cf__frame_append(&out, &f, sizeof f);
+        cf__frame_append(&out, &nfds, sizeof nfds);
+        for (int k = 0; k < nfds; k++) {
+            int fd = tagged_fd(f * 10 + k);
+            ck_assert_int_eq(cf__frame_attach_fd(&out, fd), 0);
+            close(fd); /* the frame holds its own duplicate */
+        }
+        static uint8_t filler[20000];
+        cf__frame_append(&out, filler, (size_t)(f % 7) * 3000);
+        ck_assert_int_eq(cf__frame_end(&out), 0);
+    }
+    cf__frame_in in;
+    cf__frame_in_init(&in, 0);
+    int next = 0;
+    bool saw_full = false;
+    for (;;) {
+        int rc = cf__frame_out_send(&out, sv[0]);
+        ck_assert(rc == 0 || rc == -EAGAIN);
+        saw_full |= rc == -EAGAIN;
+        size_t got;
+        int r;
+        while ((r = cf__frame_in_recv(&in, sv[1], &got)) == 0 && got > 0) {
+            const uint8_t *payload;
+            size_t len;
+            while (cf__frame_in_next(&in, &payload, &len) == 0) {
+                int f, nfds;
+                memcpy(&f, payload, sizeof f);
+                memcpy(&nfds, payload + sizeof f, sizeof nfds);
+                ck_assert_int_eq(f, next);
+                for (int k = 0; k < nfds; k++) {
+                    int fd = cf__frame_in_take_fd(&in);
+                    ck_assert_int_ge(fd, 0);
+                    ck_assert_int_eq(tag_of(fd), f * 10 + k);
+                    ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+                    close(fd);
+                }
+                next++;
+            }
+        }
+        ck_assert_int_eq(r, -EAGAIN);
+        if (rc == 0 && next == FRAMES)
+            break;
+    }
+    ck_assert(saw_full);
+    ck_assert_int_eq(cf__frame_in_take_fd(&in), -1);
+    cf__frame_out_free(&out);
+    cf__frame_in_free(&in);
+    close(sv[0]);
+    close(sv[1]);
+    ck_assert_int_eq(count_fds(), before);
+}
+END_TEST
+
+START_TEST(frame_descriptors_go_with_their_frame)
+{
+    int before = count_fds();
+    int fd = tagged_fd(7);
+    cf__frame_out out;
+    cf__frame_out_init(&out, 16);
+    /* No frame being built. */
+    ck_assert_int_eq(cf__frame_attach_fd(&out, fd), CF_ESTATE);
+    /* An aborted frame, and one over the limit, drop their duplicates. */
+    cf__frame_begin(&out);
+    ck_assert_int_eq(cf__frame_attach_fd(&out, fd), 0);
+    ck_assert_int_eq(count_fds(), before + 2);
+    cf__frame_abort(&out);
+    ck_assert_int_eq(count_fds(), before + 1);
+    cf__frame_begin(&out);
+    ck_assert_int_eq(cf__frame_attach_fd(&out, fd), 0);
+    static const uint8_t big[32];
+    cf__frame_append(&out, big, sizeof big);
+    ck_assert_int_eq(cf__frame_end(&out), CF_ETOOBIG);
+    ck_assert_int_eq(count_fds(), before + 1);
+    /* At most 64 per frame. */
+    cf__frame_begin(&out);
+    for (int k = 0; k < 64; k++)
+        ck_assert_int_eq(cf__frame_attach_fd(&out, fd), 0);
+    ck_assert_int_eq(cf__frame_attach_fd(&out, fd), CF_ETOOBIG);
+    ck_assert_int_eq(cf__frame_end(&out), 0);
+    /* Sealed but never sent: freeing closes them. */
+    ck_assert_int_eq(count_fds(), before + 65);
+    cf__frame_out_free(&out);
+    close(fd);
+    ck_assert_int_eq(count_fds(), before);
+    /* Received but never taken: freeing the reassembler closes them. */
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    cf__frame_out_init(&out, 0);
+    cf__frame_begin(&out);
+    fd = tagged_fd(8);
+    ck_assert_int_eq(cf__frame_attach_fd(&out, fd), 0);
+    ck_assert_int_eq(cf__frame_attach_fd(&out, fd), 0);
+    close(fd);
+    ck_assert_int_eq(cf__frame_end(&out), 0);
+    ck_assert_int_eq(cf__frame_out_send(&out, sv[0]), 0);
+    cf__frame_out_free(&out);
+    cf__frame_in in;
+    cf__frame_in_init(&in, 0);
+    size_t got;
+    ck_assert_int_eq(cf__frame_in_recv(&in, sv[1], &got), 0);
+    ck_assert_uint_eq(got, 4);
+    ck_assert_int_eq(count_fds(), before + 4);
+    cf__frame_in_free(&in);
+    close(sv[0]);
+    close(sv[1]);
+    ck_assert_int_eq(count_fds(), before);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("frame");
@@ -645,6 +787,8 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, frame_socket_round_trip);
     tcase_add_test(tc, frame_socket_peer_gone);
     tcase_add_test(tc, frame_socket_errors);
+    tcase_add_test(tc, frame_socket_descriptors);
+    tcase_add_test(tc, frame_descriptors_go_with_their_frame);
     suite_add_tcase(s, tc);
     return s;
 }

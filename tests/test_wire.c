@@ -1651,6 +1651,126 @@ START_TEST(wire_value_refusals)
 }
 END_TEST
 
+/* Encode a CHUNK into its payload; fds are attached (and dropped here). */
+static uint8_t *encoded_chunk(const cf__wire_chunk *c, const int *fds, size_t *len)
+{
+    cf__frame_out out;
+    cf__frame_out_init(&out, 0);
+    ck_assert_int_eq(cf__wire_encode_chunk(&out, 42, c, fds), 0);
+    ck_assert_uint_eq(out.nfds, c->nfds);
+    uint8_t *payload = take_payload(&out, len);
+    cf__frame_out_free(&out);
+    return payload;
+}
+
+START_TEST(wire_chunk_references)
+{
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = dup(0);
+    cf__wire_chunk c = {.task = task_named("add2"), .first = 1000, .count = 77,
+                        .flags = CF__WIRE_CHUNK_KEEP_GOING, .deadline = 123456789, .nfds = 3,
+                        .in = {{0, 4096, 4}, {1, 8, 4}},
+                        .out = {2, 64, 4}, .status = {0, 128, 4}, .stop = {0, 0, 0}};
+    size_t len;
+    uint8_t *payload = encoded_chunk(&c, fds, &len);
+    cf__wire_decoder dec;
+    cf__wire_decoder_init(&dec);
+    cf__wire_msg msg;
+    ck_assert_int_eq(cf__wire_open(&msg, payload, len), 0);
+    ck_assert_uint_eq(msg.type, CF__WIRE_CHUNK);
+    ck_assert_uint_eq(msg.id, 42);
+    cf__wire_chunk d;
+    ck_assert_int_eq(cf__wire_decode_chunk(&dec, &msg, &d), 0);
+    ck_assert_ptr_eq(d.task, c.task);
+    ck_assert(d.first == 1000 && d.count == 77 && d.nfds == 3 && d.deadline == 123456789);
+    ck_assert_uint_eq(d.flags, CF__WIRE_CHUNK_KEEP_GOING);
+    ck_assert_mem_eq(d.in, c.in, 2 * sizeof c.in[0]);
+    ck_assert_mem_eq(&d.out, &c.out, sizeof c.out);
+    ck_assert_mem_eq(&d.status, &c.status, sizeof c.status);
+    /* Results are optional. */
+    free(payload);
+    c.out = (cf__wire_ref){CF__WIRE_NO_REF, 0, 0};
+    payload = encoded_chunk(&c, fds, &len);
+    ck_assert_int_eq(cf__wire_open(&msg, payload, len), 0);
+    ck_assert_int_eq(cf__wire_decode_chunk(&dec, &msg, &d), 0);
+    ck_assert_uint_eq(d.out.fd, CF__WIRE_NO_REF);
+    /* Every truncation fails cleanly. */
+    for (size_t cut = 0; cut < len; cut++) {
+        uint8_t *part = exact_copy(payload, cut);
+        if (cf__wire_open(&msg, part, cut) == 0)
+            ck_assert_int_eq(cf__wire_decode_chunk(&dec, &msg, &d), CF_EDECODE);
+        free(part);
+    }
+    free(payload);
+    /* A reference to a descriptor the message does not carry. */
+    c.nfds = 2;
+    c.status.fd = 2;
+    payload = encoded_chunk(&c, fds, &len);
+    ck_assert_int_eq(cf__wire_open(&msg, payload, len), 0);
+    ck_assert_int_eq(cf__wire_decode_chunk(&dec, &msg, &d), CF_EDECODE);
+    assert_error_mentions("descriptor 2", NULL);
+    ck_assert_uint_eq(d.nfds, 2); /* known even though the message failed */
+    free(payload);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    cf__wire_decoder_free(&dec);
+}
+END_TEST
+
+START_TEST(wire_chunk_inline_arguments)
+{
+    /* Tasks with strings send their arguments inside the CHUNK. */
+    const cf_task *t = task_named("w_eight");
+    enum { N = 5 };
+    block blks[N];
+    const char *strs[N] = {"a", NULL, "ccc", "", "eeeee"};
+    for (int e = 0; e < N; e++) {
+        memset(&blks[e], 0, sizeof blks[e]);
+        int32_t x = e * 11;
+        cf_bytes h = {"xy", (size_t)e % 3};
+        put_arg(t, blks[e].b, 2, &x);
+        put_arg(t, blks[e].b, 6, &strs[e]);
+        put_arg(t, blks[e].b, 7, &h);
+    }
+    int fd = dup(0);
+    cf__wire_chunk c = {.task = t, .first = 3, .count = N, .flags = CF__WIRE_CHUNK_INLINE,
+                        .nfds = 1, .status = {0, 0, 4}, .stop = {0, 64, 0},
+                        .out = {CF__WIRE_NO_REF, 0, 0}};
+    for (uint32_t k = 0; k < t->nparams; k++) {
+        c.src[k] = (const char *)blks[0].b + t->offsets[k];
+        c.src_stride[k] = sizeof blks[0];
+    }
+    size_t len;
+    uint8_t *payload = encoded_chunk(&c, &fd, &len);
+    close(fd);
+    cf__wire_decoder dec;
+    cf__wire_decoder_init(&dec);
+    cf__wire_msg msg;
+    ck_assert_int_eq(cf__wire_open(&msg, payload, len), 0);
+    cf__wire_chunk d;
+    ck_assert_int_eq(cf__wire_decode_chunk(&dec, &msg, &d), 0);
+    ck_assert_uint_eq(d.count, N);
+    for (int e = 0; e < N; e++) {
+        const uint8_t *b = (const uint8_t *)d.blocks + (size_t)e * t->args_size;
+        int32_t x;
+        const char *s;
+        cf_bytes h;
+        memcpy(&x, b + t->offsets[2], sizeof x);
+        memcpy(&s, b + t->offsets[6], sizeof s);
+        memcpy(&h, b + t->offsets[7], sizeof h);
+        ck_assert_int_eq(x, e * 11);
+        if (strs[e] == NULL)
+            ck_assert_ptr_null(s);
+        else
+            ck_assert_str_eq(s, strs[e]);
+        ck_assert_uint_eq(h.len, (size_t)e % 3);
+    }
+    cf__wire_decoder_free(&dec);
+    free(payload);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -1694,6 +1814,8 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, wire_result_slot_untouched_on_failure);
     tcase_add_test(tc, wire_value_round_trip);
     tcase_add_test(tc, wire_value_refusals);
+    tcase_add_test(tc, wire_chunk_references);
+    tcase_add_test(tc, wire_chunk_inline_arguments);
     suite_add_tcase(s, tc);
     return s;
 }

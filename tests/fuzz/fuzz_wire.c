@@ -245,6 +245,25 @@ static void decode_one(cf__wire_decoder *dec, oracle *o, const uint8_t *payload,
             round_trip_hello(o, &h);
         break;
     }
+    case CF__WIRE_VALUE: {
+        cf_type t;
+        rc = cf__wire_value_type(&msg, &t);
+        check(rc == 0 || rc == CF_EDECODE, "VALUE: unexpected code from its type");
+        if (rc != 0 || t.size > len)
+            break;
+        void *dst = malloc(t.size > 0 ? t.size : 1);
+        rc = cf__wire_decode_value(dec, &msg, t, dst);
+        check(rc == 0 || rc == CF_EDECODE, "VALUE: unexpected code");
+        free(dst);
+        break;
+    }
+    case CF__WIRE_CHUNK: {
+        cf__wire_chunk c;
+        rc = cf__wire_decode_chunk(dec, &msg, &c);
+        check(rc == 0 || rc == CF_EDECODE || rc == CF_ENOTFOUND, "CHUNK: unexpected code");
+        check(c.nfds <= 64, "CHUNK: more descriptors than a message carries");
+        break;
+    }
     default:
         check(msg.type == CF__WIRE_SHUTDOWN, "open gave an unknown type");
         break;
