@@ -953,7 +953,7 @@ int cf__map_arrays(cf_future **fut, bool async, cf_executor *ex, const cf_map_op
     return cf__map_begin(job, fut);
 }
 
-int cf__map_generate(cf_executor *ex, const cf_map_options *opts, const cf_task *task,
+int cf__map_generate(cf_executor *ex, const cf_task *task, const cf_map_options *opts,
                      cf_map_source_fn source, void *source_arg)
 {
     static const char caller[] = "cf_map_generate";

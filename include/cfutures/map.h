@@ -4,10 +4,10 @@
  *     CF_TASK(double, hypot2, double, double);
  *
  *     double a[N], b[N], out[N];
- *     rc = cf_map(ex, NULL, hypot2, N, out, a, b);       // out[i] = hypot2(a[i], b[i])
+ *     rc = cf_map(ex, hypot2, NULL, N, out, a, b);       // out[i] = hypot2(a[i], b[i])
  *
  *     CF_ARGS(hypot2) pairs[N];                          // pairs[i].a0, pairs[i].a1
- *     rc = cf_starmap(ex, NULL, hypot2, N, out, pairs);  // out[i] = hypot2(pairs[i].a0, pairs[i].a1)
+ *     rc = cf_starmap(ex, hypot2, NULL, N, out, pairs);  // out[i] = hypot2(pairs[i].a0, pairs[i].a1)
  *
  * The elements are cut into chunks of consecutive elements; each chunk runs
  * as one call on the executor, which runs the task once per element, in
@@ -24,7 +24,9 @@
  * instead. Raw pointer parameters work on thread pools only (CF_EUNSUPPORTED
  * elsewhere).
  *
- * Every form takes an optional cf_map_options (NULL: the defaults).
+ * Every form takes an optional cf_map_options right after the task (NULL:
+ * the defaults); a compound literal works there:
+ *     cf_map(ex, f, &(cf_map_options){.keep_going = true, .status = st}, n, out, in);
  */
 #ifndef CFUTURES_MAP_H
 #define CFUTURES_MAP_H
@@ -106,7 +108,7 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
  * pool's dispatcher: keep them short). */
 
 /* Run task over n elements and wait for the end:
- *     cf_map(ex, opts, task, n, out, in0, in1, ...)
+ *     cf_map(ex, task, opts, n, out, in0, in1, ...)
  * out[i] = task(in0[i], in1[i], ...): one input array per parameter (zip),
  * each of the parameter's type; out an array of n results (NULL to drop the
  * results; NULL for a void task). A task without parameters runs n times.
@@ -125,13 +127,13 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
  *   from one of the executor's own workers, where waiting could starve it).
  * After a failure, out[i] holds the result of every element whose status
  * is 0; other elements of out are unspecified. */
-#define cf_map(ex, opts, ...) CF__MAP_CALL(cf__map_, NULL, false, ex, opts, __VA_ARGS__)
+#define cf_map(ex, ...) CF__MAP_CALL(cf__map_, NULL, false, ex, __VA_ARGS__)
 
 /* cf_map over an array of argument tuples, one per element:
- *     cf_starmap(ex, opts, task, n, out, tuples)
+ *     cf_starmap(ex, task, opts, n, out, tuples)
  * with `tuples` a CF_ARGS(task) array: out[i] = task(tuples[i].a0, ...).
  * Errors: as cf_map. */
-#define cf_starmap(ex, opts, ...) CF__MAP_CALL(cf__starmap_, NULL, false, ex, opts, __VA_ARGS__)
+#define cf_starmap(ex, ...) CF__MAP_CALL(cf__starmap_, NULL, false, ex, __VA_ARGS__)
 
 /* The asynchronous forms (Python's map_async): start the map and return at
  * once; *fut gets a future (void result) that finishes when the map ends,
@@ -141,10 +143,8 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
  * the start); use options.timeout to bound the map.
  * Errors (the map did not start; *fut is NULL): as cf_map's argument and
  * executor errors, and CF_EINVAL for a NULL fut. */
-#define cf_map_async(fut, ex, opts, ...)                                           \
-    CF__MAP_CALL(cf__map_, fut, true, ex, opts, __VA_ARGS__)
-#define cf_starmap_async(fut, ex, opts, ...)                                       \
-    CF__MAP_CALL(cf__starmap_, fut, true, ex, opts, __VA_ARGS__)
+#define cf_map_async(fut, ex, ...) CF__MAP_CALL(cf__map_, fut, true, ex, __VA_ARGS__)
+#define cf_starmap_async(fut, ex, ...) CF__MAP_CALL(cf__starmap_, fut, true, ex, __VA_ARGS__)
 
 /* The lazy form, for inputs that do not fit in memory: elements come from
  * `source` (called in the calling thread, as room frees up in the window of
@@ -152,27 +152,27 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
  * (results are valid only during that call). Memory stays bounded by
  * max_chunks_in_flight * chunk_size elements whatever the input's length.
  * Default chunk_size here: 4096 elements.
- *     cf_map_generate(ex, opts, task, source, source_arg)
+ *     cf_map_generate(ex, task, opts, source, source_arg)
  * Errors: as cf_map; CF_EINVAL also for a NULL source or on_chunk, for a
  * task without parameters, and for a status array (n is not known). */
-#define cf_map_generate(ex, opts, task, source, source_arg)                        \
-    cf__map_generate((ex), (opts), &CF__CAT(cf__task_, task), (source), (source_arg))
+#define cf_map_generate(ex, task, ...)                                             \
+    cf__map_generate((ex), &CF__CAT(cf__task_, task), __VA_ARGS__)
 
 /* ---- Internal -------------------------------------------------------------- */
 
-#define CF__MAP_CALL(prefix, fut, async, ex, opts, ...)                            \
+#define CF__MAP_CALL(prefix, fut, async, ex, ...)                                  \
     (__extension__({                                                               \
         _Pragma("GCC diagnostic push")                                             \
         _Pragma("GCC diagnostic error \"-Wint-conversion\"")                       \
         _Pragma("GCC diagnostic error \"-Wincompatible-pointer-types\"")           \
         _Pragma("GCC diagnostic error \"-Wimplicit-function-declaration\"")        \
-        int cf__map_rc_ = CF__CAT(prefix, CF__FIRST(__VA_ARGS__))((fut), (async), (ex), \
-                                                                  (opts), __VA_ARGS__); \
+        int cf__map_rc_ =                                                          \
+            CF__CAT(prefix, CF__FIRST(__VA_ARGS__))((fut), (async), (ex), __VA_ARGS__); \
         _Pragma("GCC diagnostic pop") cf__map_rc_;                                 \
     }))
 
 CF_BEGIN_DECLS
-CF_EXTERN int cf__map_generate(cf_executor *ex, const cf_map_options *opts, const cf_task *task,
+CF_EXTERN int cf__map_generate(cf_executor *ex, const cf_task *task, const cf_map_options *opts,
                                cf_map_source_fn source, void *source_arg);
 CF_END_DECLS
 

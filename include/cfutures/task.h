@@ -171,8 +171,8 @@ CF_END_DECLS
         return cf__submit_task(fut, ex, opts, &cf__task_##name, NULL);             \
     }                                                                              \
     __attribute__((unused)) static inline int cf__map_##name(                       \
-        struct cf_future **fut, bool async, struct cf_executor *ex,                \
-        const struct cf_map_options *opts, R (*fn)(void), size_t n, R *out)        \
+        struct cf_future **fut, bool async, struct cf_executor *ex, R (*fn)(void),  \
+        const struct cf_map_options *opts, size_t n, R *out)                       \
     {                                                                              \
         (void)fn;                                                                  \
         return cf__map_arrays(fut, async, ex, opts, &cf__task_##name, n, out, NULL, 0); \
@@ -224,8 +224,8 @@ CF_END_DECLS
     }                                                                              \
     __attribute__((unused)) static inline int cf__map_##name(                       \
         struct cf_future **fut, bool async, struct cf_executor *ex,                \
-        const struct cf_map_options *opts,                                         \
         R (*fn)(CF__MAP(CF__P_TYPE_FIRST, CF__P_TYPE_NEXT, name, __VA_ARGS__)),     \
+        const struct cf_map_options *opts,                                         \
         size_t n, R *out CF__MAP(CF__P_ARRAY, CF__P_ARRAY, name, __VA_ARGS__))      \
     {                                                                              \
         const void *in_[] = {CF__MAP(CF__P_NAME_FIRST, CF__P_NAME_NEXT, name, __VA_ARGS__)}; \
@@ -235,8 +235,8 @@ CF_END_DECLS
     }                                                                              \
     __attribute__((unused)) static inline int cf__starmap_##name(                   \
         struct cf_future **fut, bool async, struct cf_executor *ex,                \
-        const struct cf_map_options *opts,                                         \
         R (*fn)(CF__MAP(CF__P_TYPE_FIRST, CF__P_TYPE_NEXT, name, __VA_ARGS__)),     \
+        const struct cf_map_options *opts,                                         \
         size_t n, R *out, const struct cf__args_##name *tuples)                    \
     {                                                                              \
         const void *in_[] = {tuples};                                              \
