@@ -528,6 +528,7 @@ static void cf__map_settle(cf__map_job *job, cf__map_slot *slot)
     pthread_mutex_unlock(&job->mu);
     cf__map_settled r;
     cf__map_settle_chunk(job, c, &r);
+    bool cancelled = cf_future_cancelled(c->future);
     cf_future_release(c->future);
     c->future = NULL;
     bool timed_out = job->deadline != CF__NO_DEADLINE && cf__now_ns() >= job->deadline;
@@ -547,6 +548,10 @@ static void cf__map_settle(cf__map_job *job, cf__map_slot *slot)
         ncancel = cf__map_stop(job, r.code, job->first_message);
     else if (timed_out && !job->stopping)
         ncancel = cf__map_stop(job, CF_ETIMEDOUT, NULL);
+    else if (cancelled && !job->stopping) /* not by the map: by a shutdown */
+        ncancel = cf__map_stop(job, CF_ECANCELLED,
+                               "a chunk was cancelled (the executor shut down, cancelling "
+                               "futures)");
     if (ncancel > 0) {
         pthread_mutex_unlock(&job->mu);
         cf__map_cancel_all(job->cancel, ncancel);
