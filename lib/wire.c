@@ -1211,8 +1211,8 @@ int cf__wire_decode_value(cf__wire_decoder *dec, const cf__wire_msg *msg, cf_typ
         return cf__fail(CF_ETYPE, "VALUE: a %s of %" PRIu32 " bytes was sent, a %s of %" PRIu32
                         " bytes was expected", cf_kind_name(sent.kind), sent.size,
                         cf_kind_name(type.kind), type.size);
-    if (type.size > msg->len)
-        return cf__fail(CF_EDECODE, "VALUE: a %" PRIu32 "-byte value cannot be in a %zu-byte "
+    if (type.kind == CF_KIND_STRUCT && type.size > msg->len)
+        return cf__fail(CF_EDECODE, "VALUE: a %" PRIu32 "-byte struct cannot be in a %zu-byte "
                         "message", type.size, msg->len);
     dec->arena_len = 0;
     uint8_t *scratch = type.size > 0 ? cf__block(dec, type.size, 16) : NULL;
