@@ -48,7 +48,7 @@
 
 /* A chunk's working memory (copies and statuses) stays under this, unless
  * the user asks for a larger chunk. */
-#define CF__MAP_CHUNK_BYTES (4u << 20)
+#define CF__MAP_CHUNK_BYTES (1u << 20)
 /* Chunk size of a generated map when none is given. */
 #define CF__MAP_GENERATED_CHUNK 4096
 /* Chunks in flight per worker when none is given. */

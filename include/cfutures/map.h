@@ -59,7 +59,7 @@ typedef struct cf_map_report {
 /* Settings for one map. Zero-initialise for the defaults. */
 typedef struct cf_map_options {
     /* Elements per chunk. 0: ceil(n / (4 * workers)), as Python's
-     * multiprocessing.Pool chooses, but no more than fits in 4 MiB of the
+     * multiprocessing.Pool chooses, but no more than fits in 1 MiB of the
      * chunk's working memory (inputs copied, results, statuses), so that
      * progress and memory stay fine-grained on huge arrays. */
     size_t chunk_size;
