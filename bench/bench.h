@@ -1,8 +1,9 @@
 /* bench.h: what every part of cf-bench shares: the options, the section
  * interface, progress, errors and allocation.
  *
- * A section is one family of workloads (the thread pool against GThreadPool
- * today; the process pool, map, payload sizes or other peers later). It
+ * A section is one family of workloads (the thread pool against GThreadPool,
+ * the process pool against Python, scaling by worker count, map against
+ * OpenMP and Python, payload sizes). It
  * measures each figure in R runs after one warm-up run and adds its tables
  * to the report (bench_report.h), which prints them and writes CSV and JSON.
  * To add a section: write bench/bench_<family>.c defining a cf__bench_section
@@ -23,6 +24,11 @@ typedef struct cf__bench_options {
     size_t tasks;      /* tiny tasks per throughput run */
     size_t roundtrips; /* round trips per latency run */
     size_t pending;    /* pending futures per memory run */
+    size_t cpu_tasks;  /* CPU-bound tasks per scaling run */
+    size_t map_elements;     /* doubles in the CPU-bound map */
+    size_t empty_elements;   /* ints in the near-empty map */
+    size_t bounded_elements; /* elements of the bounded (generated) map */
+    size_t max_payload;      /* largest payload, in bytes */
     const char *self;  /* this program, re-run for measurements in a fresh process */
 } cf__bench_options;
 
@@ -41,13 +47,17 @@ typedef struct cf__bench_section {
 
 extern const cf__bench_section cf__bench_threads_section;
 extern const cf__bench_section cf__bench_process_section;
+extern const cf__bench_section cf__bench_scaling_section;
+extern const cf__bench_section cf__bench_map_section;
+extern const cf__bench_section cf__bench_payload_section;
 
 /* Run `self --child <section> <argument> <count>` and read its one line of
  * output into line[size] (newline removed). Exits with a message on failure. */
 void cf__bench_run_child(const cf__bench_options *opts, const char *section, const char *argument,
                          size_t count, char *line, size_t size);
 
-/* Progress for the reader, on stderr. */
+/* Progress for the reader, on stderr: on a terminal, one line rewritten in
+ * place, led by a bar of the sections done; otherwise one line each. */
 void cf__bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print "cf-bench: <message>" on stderr and exit(1). */

@@ -1,8 +1,8 @@
-/* bench_process.c: the cfutures process pool against Python's
- * ProcessPoolExecutor, the raw cost of a round trip between two processes,
- * and the thread pool on the same workloads.
+/* bench_process.c: the cfutures process pool against Python's pools, the
+ * raw cost of a round trip between two processes, and the thread pool on the
+ * same workloads.
  *
- * Design notes: three tables, each figure the median of R runs after one
+ * Design notes: five tables, each figure the median of R runs after one
  * warm-up run; within a run the contenders take turns going first and the
  * ratios are taken within each run:
  *   tiny-task throughput  N tasks of add(int, int) submitted, then every
@@ -15,29 +15,33 @@
  *                         blocking reads and writes;
  *   threads vs processes  the two pools' figures from the runs above, side
  *                         by side (the thread pool's own tables are in the
- *                         threads section).
+ *                         threads section);
+ *   Python's pools        ThreadPoolExecutor and multiprocessing.Pool on the
+ *                         same two workloads, beside cfutures' pools;
+ *   pending memory        RSS growth per future queued behind the one
+ *                         worker of a process pool, blocked on a gate in
+ *                         shared memory; each run a fresh process.
  * Pools are created once per table, so the measured runs see started
- * workers. Python runs first, alone, as python3 bench/peers/python_pool.py:
- * its own warm-up run and R measured runs of both workloads, with smaller
- * counts (it is about 100 times slower), printed as one JSON line; its i-th
- * run is paired with cfutures' i-th run for the ratio. It runs in a process
- * group of its own, killed whole (its workers too) after PYTHON_TIME_LIMIT_NS;
- * when python3 is missing, fails or runs out of time, its figures are
- * skipped with the reason. The echo child is this program re-executed
- * (`cf-bench --child process echo 16`, the socket as its stdin), so it
- * starts clean rather than as a copy of a process full of threads; it is
- * stopped with shutdown(SHUT_WR), which reaches it even though the pools'
- * processes, forked after it started, hold copies of our end. Every result
- * is checked: a wrong result or a failed call ends the program.
+ * workers. Python runs first, alone, as python3 bench/peers/python_pool.py
+ * (bench_python.c): its own warm-up run and R measured runs of both
+ * workloads on each of its three pools, with smaller counts (it is about
+ * 100 times slower), printed as one JSON line; its i-th run is paired with
+ * cfutures' i-th run for the ratios. When python3 is missing, fails or runs
+ * out of time, its figures are skipped with the reason. The echo child is
+ * this program re-executed (`cf-bench --child process echo 16`, the socket
+ * as its stdin), so it starts clean rather than as a copy of a process full
+ * of threads; it is stopped with shutdown(SHUT_WR), which reaches it even
+ * though the pools' processes, forked after it started, hold copies of our
+ * end. Every result is checked: a wrong result or a failed call ends the
+ * program.
  */
 #include "config.h"
 
 #include <cfutures.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,16 +51,11 @@
 
 #include "bench.h"
 #include "bench_cf.h"
+#include "bench_python.h"
 #include "bench_stats.h"
 
-#ifndef CF_BENCH_PEERS_DIR
-#error "CF_BENCH_PEERS_DIR (where bench/peers/python_pool.py is) must be defined"
-#endif
-
-#define PYTHON_SCRIPT CF_BENCH_PEERS_DIR "/python_pool.py"
-#define PYTHON_TIME_LIMIT_NS (120 * (int64_t)1000000000)
-/* What is kept of each of Python's output streams. */
-#define PYTHON_OUTPUT_LIMIT (1u << 20)
+#define PYTHON_SCRIPT "python_pool.py"
+#define PYTHON_TIME_LIMIT_NS (180 * (int64_t)1000000000)
 
 /* ---- The task and the cfutures workloads ----------------------------------- */
 
@@ -181,7 +180,113 @@ static void echo_stop(echo *e)
         cf__bench_die("the echo process failed (wait status %#x)", (unsigned)status);
 }
 
-/* ---- Python's ProcessPoolExecutor (bench/peers/python_pool.py) ------------------ */
+/* ---- Memory per pending future ------------------------------------------------ */
+
+/* A gate in shared memory, allocated before the pool so that its worker
+ * processes share it: the gate task marks `started`, then waits for `open`. */
+typedef struct shared_gate {
+    atomic_int started;
+    atomic_int open;
+} shared_gate;
+
+static shared_gate *the_gate;
+
+static int hold_shared_gate(void)
+{
+    atomic_store(&the_gate->started, 1);
+    while (!atomic_load(&the_gate->open))
+        cf__bench_sleep_ns(100000);
+    return 0;
+}
+CF_TASK(int, hold_shared_gate);
+
+/* In a fresh process (`cf-bench --child process pending <n>`): with the
+ * only worker of a process pool held on the gate, submit n tiny tasks;
+ * print the RSS growth per pending future and the time per submit; then
+ * open the gate and drain. */
+static int pending_serve(size_t n)
+{
+    the_gate = cf_shared_alloc(sizeof *the_gate);
+    if (the_gate == NULL)
+        cf__bench_die("cf_shared_alloc: %s", cf_last_error());
+    cf_executor *ex = new_process_pool(1);
+    cf_future *gate_future;
+    int rc = cf_submit(&gate_future, ex, hold_shared_gate);
+    if (rc != 0)
+        cf__bench_cf_failed("cf_submit", rc);
+    while (!atomic_load(&the_gate->started))
+        cf__bench_sleep_ns(100000);
+
+    /* The caller's handles are the caller's memory: make them resident
+     * before the first reading so that only the futures count. */
+    cf_future **fs = cf__bench_xcalloc(n, sizeof *fs);
+    memset(fs, 0xa5, n * sizeof *fs);
+    int64_t rss_before = cf__bench_rss_bytes();
+    int64_t start = cf__bench_now_ns();
+    cf__bench_cf_submit_tiny(ex, n, fs);
+    int64_t elapsed = cf__bench_now_ns() - start;
+    int64_t rss_after = cf__bench_rss_bytes();
+    if (rss_before < 0 || rss_after < 0)
+        cf__bench_die("cannot read /proc/self/statm");
+
+    atomic_store(&the_gate->open, 1);
+    int gate_result;
+    rc = cf_future_result(gate_future, &gate_result, CF_FOREVER);
+    if (rc != 0)
+        cf__bench_cf_failed("cf_future_result", rc);
+    cf_future_release(gate_future);
+    cf__bench_cf_take_tiny(n, fs);
+    cf_executor_free(ex);
+    free(fs);
+    cf_shared_free(the_gate);
+    printf("bytes=%.6f ns=%.6f\n", (double)(rss_after - rss_before) / (double)n,
+           (double)elapsed / (double)n);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static void pending_table(const cf__bench_options *o, cf__bench_report *rep)
+{
+    cf__bench_series bytes = {0}, ns = {0};
+    for (unsigned run = 0; run <= o->runs; run++) {
+        cf__bench_progress_run("process", "memory per pending future", run, o->runs);
+        char line[256];
+        cf__bench_run_child(o, cf__bench_process_section.name, "pending", o->pending, line,
+                            sizeof line);
+        double b, t;
+        if (sscanf(line, "bytes=%lf ns=%lf", &b, &t) != 2)
+            cf__bench_die("unexpected output from the pending measurement: '%s'", line);
+        if (run == 0)
+            continue;
+        cf__bench_series_add(&bytes, b);
+        cf__bench_series_add(&ns, t);
+    }
+    char *title = cf__bench_xasprintf("Process pool, memory per pending future: %zu tasks queued "
+                                      "behind a blocked single worker process",
+                                      o->pending);
+    cf__bench_table *t = cf__bench_table_add(rep, "process.pending", title);
+    free(title);
+    cf__bench_table_figure(t, "cf.bytes_per_future",
+                           "cfutures process pool: RSS growth per pending future", "bytes",
+                           &bytes, cf__bench_no_target);
+    cf__bench_table_figure(t, "cf.ns_per_submit", "cfutures process pool: cf_submit, worker "
+                           "blocked", "ns/submit", &ns, cf__bench_no_target);
+    cf__bench_table_note(t, "Each run is a fresh process (cf-bench --child process pending): "
+                            "RSS of the submitting process (/proc/self/statm) before and after "
+                            "the submits, divided by the count; the worker waits on a gate in "
+                            "cf_shared_alloc memory. Multiply by 1,000,000 for the RSS per "
+                            "million pending futures. The thread pool's figure is in the "
+                            "threads section.");
+    cf__bench_series_free(&bytes);
+    cf__bench_series_free(&ns);
+}
+
+/* ---- Python's pools (bench/peers/python_pool.py) ------------------------------ */
+
+/* One of Python's pools: the elapsed ns of each measured run. */
+typedef struct python_pool_figures {
+    cf__bench_series tiny_ns;
+    cf__bench_series roundtrip_ns;
+} python_pool_figures;
 
 typedef struct python_figures {
     char *skipped; /* why Python's figures are missing, or NULL */
@@ -190,8 +295,9 @@ typedef struct python_figures {
     char start_method[32];
     size_t tasks;      /* per tiny run */
     size_t roundtrips; /* per round-trip run */
-    cf__bench_series tiny_ns;      /* elapsed ns of each measured tiny run */
-    cf__bench_series roundtrip_ns; /* elapsed ns of each measured round-trip run */
+    python_pool_figures process; /* concurrent.futures.ProcessPoolExecutor */
+    python_pool_figures thread;  /* concurrent.futures.ThreadPoolExecutor */
+    python_pool_figures mp;      /* multiprocessing.Pool */
 } python_figures;
 
 /* Python's share of a count: n / divisor, at least `least` (or n when n is
@@ -204,131 +310,14 @@ static size_t python_count(size_t n, size_t divisor, size_t least, size_t most)
     return c < most ? c : most;
 }
 
-/* Bytes read from one of Python's output streams; beyond
- * PYTHON_OUTPUT_LIMIT, the rest is dropped. */
-typedef struct capture {
-    char *data; /* NUL-terminated */
-    size_t len;
-} capture;
-
-static void capture_add(capture *c, const char *bytes, size_t n)
+static bool python_parse_pool(const char *out, const char *pool, unsigned runs,
+                              python_pool_figures *f)
 {
-    if (c->data == NULL)
-        c->data = cf__bench_xcalloc(PYTHON_OUTPUT_LIMIT + 1, 1);
-    if (n > PYTHON_OUTPUT_LIMIT - c->len)
-        n = PYTHON_OUTPUT_LIMIT - c->len;
-    memcpy(c->data + c->len, bytes, n);
-    c->len += n;
-}
-
-/* Read fds[0] into out[0] and fds[1] into out[1] until both end. Returns
- * false when the deadline passed first. */
-static bool capture_until_eof(const int fds[2], capture out[2], int64_t deadline)
-{
-    struct pollfd pfd[2] = {{.fd = fds[0], .events = POLLIN}, {.fd = fds[1], .events = POLLIN}};
-    int open = 2;
-    while (open > 0) {
-        int64_t left = deadline - cf__bench_now_ns();
-        if (left <= 0)
-            return false;
-        int n = poll(pfd, 2, (int)(left / 1000000 + 1));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            cf__bench_die("poll: %s", strerror(errno));
-        for (int i = 0; i < 2; i++) {
-            if (pfd[i].fd < 0 || pfd[i].revents == 0)
-                continue;
-            char chunk[4096];
-            ssize_t got = read(pfd[i].fd, chunk, sizeof chunk);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got > 0) {
-                capture_add(&out[i], chunk, (size_t)got);
-            } else {
-                pfd[i].fd = -1; /* end of file, or a broken pipe: done */
-                open--;
-            }
-        }
-    }
-    return true;
-}
-
-/* The last non-empty line of text, at most 200 characters of it. */
-static char *last_line(const char *text)
-{
-    const char *end = text + strlen(text);
-    while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-        end--;
-    const char *start = end;
-    while (start > text && start[-1] != '\n')
-        start--;
-    int len = end - start > 200 ? 200 : (int)(end - start);
-    return cf__bench_xasprintf("%.*s", len, start);
-}
-
-/* Where "key": starts its value in the JSON object `line`, or NULL. */
-static const char *json_value(const char *line, const char *key)
-{
-    char quoted[64];
-    snprintf(quoted, sizeof quoted, "\"%s\"", key);
-    const char *p = strstr(line, quoted);
-    if (p == NULL)
-        return NULL;
-    p += strlen(quoted);
-    p += strspn(p, " \t");
-    if (*p != ':')
-        return NULL;
-    p++;
-    return p + strspn(p, " \t");
-}
-
-/* The string value of `key` into buf. */
-static bool json_string(const char *line, const char *key, char *buf, size_t size)
-{
-    const char *p = json_value(line, key);
-    if (p == NULL || *p != '"')
-        return false;
-    const char *end = strchr(p + 1, '"');
-    if (end == NULL)
-        return false;
-    snprintf(buf, size, "%.*s", (int)(end - p - 1), p + 1);
-    return true;
-}
-
-/* The array of `want` positive numbers of `key` into s. */
-static bool json_numbers(const char *line, const char *key, size_t want, cf__bench_series *s)
-{
-    const char *p = json_value(line, key);
-    if (p == NULL || *p != '[')
-        return false;
-    p++;
-    for (size_t i = 0; i < want; i++) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || !(v > 0))
-            return false;
-        cf__bench_series_add(s, v);
-        p = end + strspn(end, " \t");
-        if (*p != (i + 1 < want ? ',' : ']'))
-            return false;
-        p++;
-    }
-    return true;
-}
-
-/* Read Python's JSON line into py; on a malformed line, say why in py->skipped. */
-static void python_parse(const char *out, python_figures *py, unsigned runs)
-{
-    if (json_string(out, "python", py->version, sizeof py->version) &&
-        json_string(out, "executable", py->executable, sizeof py->executable) &&
-        json_string(out, "start_method", py->start_method, sizeof py->start_method) &&
-        json_numbers(out, "tiny_ns", runs, &py->tiny_ns) &&
-        json_numbers(out, "roundtrip_ns", runs, &py->roundtrip_ns))
-        return;
-    char *line = last_line(out);
-    py->skipped = cf__bench_xasprintf("unexpected output from %s: '%s'", PYTHON_SCRIPT, line);
-    free(line);
+    char tiny[32], roundtrip[32];
+    snprintf(tiny, sizeof tiny, "%s_tiny_ns", pool);
+    snprintf(roundtrip, sizeof roundtrip, "%s_roundtrip_ns", pool);
+    return cf__bench_json_numbers(out, tiny, runs, &f->tiny_ns) &&
+           cf__bench_json_numbers(out, roundtrip, runs, &f->roundtrip_ns);
 }
 
 /* Run python_pool.py and fill py with its samples, or py->skipped with why
@@ -339,94 +328,45 @@ static void python_measure(const cf__bench_options *o, python_figures *py)
         .tasks = python_count(o->tasks, 100, 1000, 10000),
         .roundtrips = python_count(o->roundtrips, 10, 200, 2000),
     };
-    if (access(PYTHON_SCRIPT, R_OK) != 0) {
-        py->skipped = cf__bench_xasprintf("cannot read %s: %s", PYTHON_SCRIPT, strerror(errno));
-        return;
-    }
-    cf__bench_progress("process: Python ProcessPoolExecutor: %zu tasks and %zu round trips, "
-                       "1 warm-up run and %u measured runs",
+    cf__bench_progress("process: Python's ProcessPoolExecutor, ThreadPoolExecutor and "
+                       "multiprocessing.Pool: %zu tasks and %zu round trips, 1 warm-up run "
+                       "and %u measured runs",
                        py->tasks, py->roundtrips, o->runs);
     char workers[32], tasks[32], roundtrips[32], runs[32];
     snprintf(workers, sizeof workers, "%u", o->threads);
     snprintf(tasks, sizeof tasks, "%zu", py->tasks);
     snprintf(roundtrips, sizeof roundtrips, "%zu", py->roundtrips);
     snprintf(runs, sizeof runs, "%u", o->runs);
-    char *argv[] = {"python3",      PYTHON_SCRIPT, "--workers", workers, "--tasks", tasks,
-                    "--roundtrips", roundtrips,    "--runs",    runs,    NULL};
-
-    int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
-        cf__bench_die("pipe2: %s", strerror(errno));
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    int rc = posix_spawn_file_actions_init(&actions);
-    if (rc == 0)
-        rc = posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    if (rc == 0)
-        rc = posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-    if (rc == 0)
-        rc = posix_spawnattr_init(&attr);
-    /* A process group of its own, so that a kill reaches its workers too. */
-    if (rc == 0)
-        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    if (rc == 0)
-        rc = posix_spawnattr_setpgroup(&attr, 0);
-    if (rc != 0)
-        cf__bench_die("posix_spawn setup: %s", strerror(rc));
-    pid_t pid;
-    rc = posix_spawnp(&pid, "python3", &actions, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    close(out[1]);
-    close(err[1]);
-    if (rc != 0) {
-        close(out[0]);
-        close(err[0]);
-        py->skipped = rc == ENOENT ? cf__bench_xstrdup("python3 was not found in PATH")
-                                   : cf__bench_xasprintf("cannot run python3: %s", strerror(rc));
-        return;
-    }
-
-    int fds[2] = {out[0], err[0]};
-    capture got[2] = {{0}, {0}};
-    bool finished = capture_until_eof(fds, got, cf__bench_now_ns() + PYTHON_TIME_LIMIT_NS);
-    if (!finished)
-        kill(-pid, SIGKILL);
-    close(out[0]);
-    close(err[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            cf__bench_die("waitpid: %s", strerror(errno));
-    /* Whatever Python said on stderr (warnings, a traceback) is the reader's. */
-    if (got[1].len > 0)
-        fwrite(got[1].data, 1, got[1].len, stderr);
-
-    if (!finished) {
-        py->skipped = cf__bench_xasprintf("python3 %s did not finish within %.0f s and was "
-                                          "killed",
-                                          PYTHON_SCRIPT, PYTHON_TIME_LIMIT_NS * 1e-9);
-    } else if (WIFSIGNALED(status)) {
-        py->skipped = cf__bench_xasprintf("python3 was killed by signal %d", WTERMSIG(status));
-    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char *line = last_line(got[1].data ? got[1].data : "");
-        py->skipped = cf__bench_xasprintf("python3 %s failed (exit status %d): %s",
-                                          PYTHON_SCRIPT, WEXITSTATUS(status), line);
-        free(line);
-    } else {
-        python_parse(got[0].data ? got[0].data : "", py, o->runs);
+    char *args[] = {"--workers", workers,      "--tasks", tasks, "--roundtrips",
+                    roundtrips,  "--runs",      runs,      NULL};
+    char *out = cf__bench_python_run(PYTHON_SCRIPT, args, PYTHON_TIME_LIMIT_NS, &py->skipped);
+    if (out) {
+        if (!(cf__bench_json_string(out, "python", py->version, sizeof py->version) &&
+              cf__bench_json_string(out, "executable", py->executable, sizeof py->executable) &&
+              cf__bench_json_string(out, "start_method", py->start_method,
+                                    sizeof py->start_method) &&
+              python_parse_pool(out, "process", o->runs, &py->process) &&
+              python_parse_pool(out, "thread", o->runs, &py->thread) &&
+              python_parse_pool(out, "mp", o->runs, &py->mp)))
+            cf__bench_python_malformed(PYTHON_SCRIPT, out, &py->skipped);
+        free(out);
     }
     if (py->skipped)
         cf__bench_progress("process: Python skipped: %s", py->skipped);
-    free(got[0].data);
-    free(got[1].data);
+}
+
+static void python_pool_free(python_pool_figures *f)
+{
+    cf__bench_series_free(&f->tiny_ns);
+    cf__bench_series_free(&f->roundtrip_ns);
 }
 
 static void python_free(python_figures *py)
 {
     free(py->skipped);
-    cf__bench_series_free(&py->tiny_ns);
-    cf__bench_series_free(&py->roundtrip_ns);
+    python_pool_free(&py->process);
+    python_pool_free(&py->thread);
+    python_pool_free(&py->mp);
 }
 
 /* ---- Tables ---------------------------------------------------------------- */
@@ -466,7 +406,7 @@ static void tiny_table(const cf__bench_options *o, cf__bench_report *rep,
         cf__bench_series_add(&vs->threads_per_s, threads_per_s);
         cf__bench_series_add(&vs->per_s_ratio, threads_per_s / process_per_s);
         if (!py->skipped) {
-            double wall = py->tiny_ns.samples[run - 1];
+            double wall = py->process.tiny_ns.samples[run - 1];
             double python_per_s_run = (double)py->tasks / (wall * 1e-9);
             cf__bench_series_add(&python_per_s, python_per_s_run);
             cf__bench_series_add(&python_ns, wall / (double)py->tasks);
@@ -553,7 +493,7 @@ static void roundtrip_table(const cf__bench_options *o, cf__bench_report *rep,
         cf__bench_series_add(&floor_ratio, process_us / floor_us_run);
         if (!py->skipped) {
             double python_us_run =
-                py->roundtrip_ns.samples[run - 1] / (double)py->roundtrips * 1e-3;
+                py->process.roundtrip_ns.samples[run - 1] / (double)py->roundtrips * 1e-3;
             cf__bench_series_add(&python_us, python_us_run);
             cf__bench_series_add(&python_ratio, python_us_run / process_us);
         }
@@ -606,6 +546,72 @@ static void roundtrip_table(const cf__bench_options *o, cf__bench_report *rep,
     echo_stop(&e);
 }
 
+/* Python's other pools beside cfutures' on the same tiny tasks: the runs of
+ * python_pool.py paired with the runs of the tables above. */
+static void python_pools_table(const cf__bench_options *o, cf__bench_report *rep,
+                               const python_figures *py, const versus *vs)
+{
+    char *title = cf__bench_xasprintf("Python's ThreadPoolExecutor and multiprocessing.Pool on "
+                                      "the same tiny tasks, %u worker%s",
+                                      o->threads, cf__bench_plural(o->threads));
+    cf__bench_table *t = cf__bench_table_add(rep, "process.python_pools", title);
+    free(title);
+    if (py->skipped) {
+        cf__bench_table_skipped(t, "python", "Python's pools", py->skipped);
+        return;
+    }
+    struct {
+        const char *id, *label;
+        const python_pool_figures *f;
+        const cf__bench_series *cf_per_s, *cf_us; /* the cfutures pool it is set against */
+        const char *cf_name;
+    } pools[] = {
+        {"thread", "ThreadPoolExecutor", &py->thread, &vs->threads_per_s, &vs->threads_us,
+         "thread pool"},
+        {"mp", "multiprocessing.Pool", &py->mp, &vs->process_per_s, &vs->process_us,
+         "process pool"},
+    };
+    for (size_t k = 0; k < sizeof pools / sizeof pools[0]; k++) {
+        cf__bench_series per_s = {0}, us = {0}, rate_ratio = {0}, us_ratio = {0};
+        for (unsigned i = 0; i < o->runs; i++) {
+            double rate = (double)py->tasks / (pools[k].f->tiny_ns.samples[i] * 1e-9);
+            double trip = pools[k].f->roundtrip_ns.samples[i] / (double)py->roundtrips * 1e-3;
+            cf__bench_series_add(&per_s, rate);
+            cf__bench_series_add(&us, trip);
+            cf__bench_series_add(&rate_ratio, pools[k].cf_per_s->samples[i] / rate);
+            cf__bench_series_add(&us_ratio, trip / pools[k].cf_us->samples[i]);
+        }
+        char id[64];
+        char *label = cf__bench_xasprintf("Python %s: tiny-task throughput", pools[k].label);
+        snprintf(id, sizeof id, "%s.per_s", pools[k].id);
+        cf__bench_table_figure(t, id, label, "tasks/s", &per_s, cf__bench_no_target);
+        free(label);
+        label = cf__bench_xasprintf("Python %s: serial round trip", pools[k].label);
+        snprintf(id, sizeof id, "%s.roundtrip", pools[k].id);
+        cf__bench_table_figure(t, id, label, "us", &us, cf__bench_no_target);
+        free(label);
+        label = cf__bench_xasprintf("cfutures %s / %s (tasks/s)", pools[k].cf_name,
+                                    pools[k].label);
+        snprintf(id, sizeof id, "ratio.cf_over_%s.per_s", pools[k].id);
+        cf__bench_table_figure(t, id, label, "x", &rate_ratio, cf__bench_no_target);
+        free(label);
+        label = cf__bench_xasprintf("%s / cfutures %s (us)", pools[k].label, pools[k].cf_name);
+        snprintf(id, sizeof id, "ratio.%s_over_cf.roundtrip", pools[k].id);
+        cf__bench_table_figure(t, id, label, "x", &us_ratio, cf__bench_no_target);
+        free(label);
+        cf__bench_series_free(&per_s);
+        cf__bench_series_free(&us);
+        cf__bench_series_free(&rate_ratio);
+        cf__bench_series_free(&us_ratio);
+    }
+    cf__bench_table_note(t, "Python %s, %zu tasks and %zu round trips per run "
+                            "(bench/peers/python_pool.py): ThreadPoolExecutor submit/result; "
+                            "multiprocessing.Pool apply_async/get for the tiny tasks, apply for "
+                            "the round trip. The ratios pair Python's i-th run with the i-th run "
+                            "of cfutures' pools in the tables above.",
+                         py->version, py->tasks, py->roundtrips);
+}
+
 static void versus_table(const cf__bench_options *o, cf__bench_report *rep, const versus *vs)
 {
     char *title = cf__bench_xasprintf("Threads vs processes: cfutures' two pools, %u worker%s "
@@ -638,6 +644,8 @@ static void process_run(const cf__bench_options *o, cf__bench_report *rep)
     tiny_table(o, rep, &py, &vs);
     roundtrip_table(o, rep, &py, &vs);
     versus_table(o, rep, &vs);
+    python_pools_table(o, rep, &py, &vs);
+    pending_table(o, rep);
     cf__bench_series_free(&vs.process_per_s);
     cf__bench_series_free(&vs.threads_per_s);
     cf__bench_series_free(&vs.per_s_ratio);
@@ -649,9 +657,11 @@ static void process_run(const cf__bench_options *o, cf__bench_report *rep)
 
 static int process_child(const char *argument, size_t count)
 {
-    if (strcmp(argument, "echo") != 0)
-        cf__bench_die("unknown measurement '%s'", argument);
-    return echo_serve(count);
+    if (strcmp(argument, "echo") == 0)
+        return echo_serve(count);
+    if (strcmp(argument, "pending") == 0)
+        return pending_serve(count);
+    cf__bench_die("unknown measurement '%s'", argument);
 }
 
 const cf__bench_section cf__bench_process_section = {

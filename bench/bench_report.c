@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +157,24 @@ void cf__bench_table_skipped(cf__bench_table *t, const char *id, const char *lab
 {
     figure *f = new_figure(t, id, label, "");
     f->skipped = cf__bench_xstrdup(reason);
+}
+
+bool cf__bench_report_find(const cf__bench_report *rep, const char *table,
+                           const char *figure_id, cf__bench_summary *out)
+{
+    for (size_t i = 0; i < rep->ntables; i++) {
+        const cf__bench_table *t = rep->tables[i];
+        if (strcmp(t->id, table) != 0)
+            continue;
+        for (size_t j = 0; j < t->nfigures; j++) {
+            const figure *f = &t->figures[j];
+            if (strcmp(f->id, figure_id) == 0 && !f->skipped) {
+                *out = f->summary;
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 /* ---- Formatting ------------------------------------------------------------ */

@@ -10,6 +10,7 @@
 #ifndef CF_BENCH_REPORT_H
 #define CF_BENCH_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "bench_stats.h"
@@ -49,6 +50,11 @@ void cf__bench_table_figure(cf__bench_table *t, const char *id, const char *labe
 /* Add a figure that was not measured, and why. */
 void cf__bench_table_skipped(cf__bench_table *t, const char *id, const char *label,
                              const char *reason);
+
+/* The summary of the figure `figure_id` of table `table`, into *out. False
+ * when there is no such figure or it was skipped. */
+bool cf__bench_report_find(const cf__bench_report *rep, const char *table,
+                           const char *figure_id, cf__bench_summary *out);
 
 /* The aligned tables, with the description first. */
 void cf__bench_report_print(const cf__bench_report *rep, FILE *out);
