@@ -1,0 +1,10 @@
+/* cf_condition_new over a semaphore: only a cf_lock, a cf_rlock or NULL.
+ * expect: _Generic|generic */
+#include <cfutures.h>
+
+int use(cf_semaphore *sem);
+int use(cf_semaphore *sem)
+{
+    cf_condition *cond;
+    return cf_condition_new(&cond, sem);
+}

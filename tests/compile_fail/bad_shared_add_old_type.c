@@ -1,0 +1,10 @@
+/* cf_shared_value_add of int64_t storing the former value into a double.
+ * expect: incompatible pointer type */
+#include <cfutures.h>
+
+int use(cf_shared_value *v);
+int use(cf_shared_value *v)
+{
+    double old;
+    return cf_shared_value_add(v, int64_t, 1, &old, CF_FOREVER);
+}
