@@ -14,6 +14,7 @@
 #include "cfutures/process_pool.h"
 #include "cfutures/map.h"
 #include "cfutures/shared_memory.h"
+#include "cfutures/queue.h"
 #include "cfutures/sync.h"
 #include "cfutures/shared_value.h"
 
