@@ -15,6 +15,8 @@
 #include "cfutures/map.h"
 #include "cfutures/shared_memory.h"
 #include "cfutures/queue.h"
+#include "cfutures/process.h"
+#include "cfutures/pipe.h"
 #include "cfutures/sync.h"
 #include "cfutures/shared_value.h"
 
