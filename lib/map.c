@@ -53,6 +53,9 @@
 #define CF__MAP_GENERATED_CHUNK 4096
 /* Chunks in flight per worker when none is given. */
 #define CF__MAP_SLOTS_PER_WORKER 4
+/* How long past a map's deadline an element may run on before its worker
+ * is killed. */
+#define CF__MAP_GRACE_S 0.05
 /* Alignment of each area in the arena. */
 #define CF__MAP_ALIGN 64
 
@@ -348,12 +351,14 @@ static int cf__map_submit_chunk(cf__map_job *job, cf__map_slot *slot)
     cf__map_chunk *c = &slot->chunk;
     for (size_t i = 0; i < c->count; i++)
         c->run.status[i] = CF__MAP_NOT_RUN;
-    cf_submit_options limit = {0}, *opts = NULL;
+    /* A chunk is not one task: the pool's default time limit for a task does
+     * not apply to it. With a deadline, a worker still in an element past it
+     * (and a grace period, so that the map's own timer normally acts first)
+     * is stopped. */
+    cf_submit_options limit = {CF_FOREVER}, *opts = job->remote ? &limit : NULL;
     if (job->remote && job->deadline != CF__NO_DEADLINE) {
-        /* A worker stuck in an element past the map's deadline is stopped. */
         double left = (double)(job->deadline - cf__now_ns()) / 1e9;
-        limit.timeout = left > 0.001 ? left + 0.001 : 0.002;
-        opts = &limit;
+        limit.timeout = (left > 0 ? left : 0) + CF__MAP_GRACE_S;
     }
     cf_future *f;
     void *arg = c;
@@ -529,6 +534,10 @@ static void cf__map_settle(cf__map_job *job, cf__map_slot *slot)
     cf__map_settled r;
     cf__map_settle_chunk(job, c, &r);
     bool cancelled = cf_future_cancelled(c->future);
+    /* With a deadline, the only time limit on a chunk is the map's own. */
+    const cf_error *err = cf_future_error(c->future);
+    bool past_deadline = job->deadline != CF__NO_DEADLINE && err != NULL &&
+                         err->code == CF_ETASKTIMEOUT;
     cf_future_release(c->future);
     c->future = NULL;
     bool timed_out = job->deadline != CF__NO_DEADLINE && cf__now_ns() >= job->deadline;
@@ -544,7 +553,9 @@ static void cf__map_settle(cf__map_job *job, cf__map_slot *slot)
     }
     cf__free(r.message);
     size_t ncancel = 0;
-    if (r.first != SIZE_MAX && !job->opts.keep_going && !job->stopping)
+    if (past_deadline && !job->stopping)
+        ncancel = cf__map_stop(job, CF_ETIMEDOUT, NULL);
+    else if (r.first != SIZE_MAX && !job->opts.keep_going && !job->stopping)
         ncancel = cf__map_stop(job, r.code, job->first_message);
     else if (timed_out && !job->stopping)
         ncancel = cf__map_stop(job, CF_ETIMEDOUT, NULL);
@@ -620,10 +631,10 @@ static void cf__map_start_one(cf__map_job *job, cf__map_slot *slot)
         rc = cf__map_submit_chunk(job, slot);
     }
     pthread_mutex_lock(&job->mu);
-    if (got < count) { /* the source ended (only the caller drives a generated map) */
+    if (got < count) /* a short read (only the caller drives a generated map) */
         job->next = begin + got;
+    if (got == 0) /* the source ended */
         job->n = job->next;
-    }
     if (got > 0 && rc == 0) {
         job->report.chunks++;
         return;
@@ -633,7 +644,10 @@ static void cf__map_start_one(cf__map_job *job, cf__map_slot *slot)
     if (got == 0)
         return;
     /* The chunk could not be submitted: its elements never run. */
-    job->next = begin;
+    if (job->source != NULL)
+        job->report.not_run += got; /* produced, never to be run */
+    else
+        job->next = begin;
     size_t ncancel = cf__map_stop(job, rc, cf_last_error());
     pthread_mutex_unlock(&job->mu);
     cf__map_cancel_all(job->cancel, ncancel);
@@ -677,7 +691,7 @@ static bool cf__map_ended(const cf__map_job *job)
 static int cf__map_outcome(cf__map_job *job)
 {
     size_t total = job->n;
-    if (job->next < total) {
+    if (job->source == NULL && job->next < total) {
         if (job->opts.status != NULL)
             for (size_t i = job->next; i < total; i++)
                 job->opts.status[i] = CF_ECANCELLED;
@@ -905,9 +919,21 @@ static int cf__map_begin(cf__map_job *job, cf_future **fut)
     cf_future_set_running(f);
     cf_future_retain(f);
     job->result = f;
-    *fut = f;
     pthread_mutex_lock(&job->mu);
     cf__map_drive(job);
+    if (job->report.chunks == 0 && job->stopping) {
+        /* Not a single chunk could be submitted: the map did not start. */
+        job->result = NULL;
+        int rc = cf__fail(job->stop_code, "%s",
+                          job->stop_message != NULL ? job->stop_message
+                                                    : cf_strerror(job->stop_code));
+        pthread_mutex_unlock(&job->mu);
+        cf__map_job_unref(job);
+        cf_future_release(f);
+        cf_future_release(f);
+        return rc;
+    }
+    *fut = f;
     cf__map_end_async(job);
     return 0;
 }

@@ -70,7 +70,9 @@ typedef struct cf_map_options {
     /* Seconds the whole map may take, after which no element starts and the
      * map ends with CF_ETIMEDOUT (elements running then are let finish on a
      * thread pool; on a process pool a running element that goes on past the
-     * limit is stopped by killing its worker). 0 or CF_FOREVER: none. */
+     * limit is stopped by killing its worker). 0 or CF_FOREVER: none.
+     * A process pool's per-task time limit (task_timeout) does not apply to
+     * a map's chunks: this is the limit that bounds them. */
     double timeout;
     /* false (default): the first failing element stops the map: no new
      * element starts, chunks not started are cancelled, and the map reports
