@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -328,6 +329,9 @@ int cf__fork_server_start(cf__fork_server **out, cf__worker_main_fn worker_main,
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* Output the application has buffered must not be copied into the
+     * server and written again by every worker that exits. */
+    fflush(NULL);
     pid_t app = getpid();
     pid_t pid = fork();
     if (pid == 0) {

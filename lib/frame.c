@@ -242,6 +242,7 @@ int cf__frame_out_send(cf__frame_out *out, int fd)
             char buf[CMSG_SPACE(sizeof(int) * CF__FRAME_FDS_PER_MSG)];
             struct cmsghdr align;
         } control;
+        memset(&control, 0, sizeof control); /* the padding goes out too */
         size_t carried = 0; /* attachments this send carries */
         if (out->nfds > 0 && out->fds[0].pos == out->written) {
             while (carried < out->nfds && carried < CF__FRAME_FDS_PER_MSG &&

@@ -128,14 +128,24 @@ typedef struct cf__map_job {
 
 /* ---- Job lifetime ------------------------------------------------------------ */
 
-static void cf__map_job_unref(cf__map_job *job)
+/* Release the arena (the chunks' working memory, a shared-memory file on a
+ * process pool) once the map has ended: nothing reads it any more, and the
+ * caller should not find the file still open after the map returns. */
+static void cf__map_release_arena(cf__map_job *job)
 {
-    if (atomic_fetch_sub_explicit(&job->refs, 1, memory_order_acq_rel) != 1)
-        return;
     if (job->remote)
         cf__shm_destroy(job->arena_fd, job->arena, job->arena_size);
     else
         cf__free(job->arena);
+    job->arena = NULL;
+    job->arena_fd = -1;
+}
+
+static void cf__map_job_unref(cf__map_job *job)
+{
+    if (atomic_fetch_sub_explicit(&job->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    cf__map_release_arena(job);
     cf__free(job->slots);
     cf__free(job->cancel);
     cf__free(job->stop_message);
@@ -420,12 +430,14 @@ static void cf__map_settle_chunk(cf__map_job *job, cf__map_chunk *c, cf__map_set
         out->first = c->begin + i;
         out->code = st[i];
         out->detail = err != NULL ? err->detail : 0;
-        out->message = cf__asprintf(
-            "element %zu of the map of task '%s': %s%s%s%s", out->first, job->task->name,
-            err != NULL ? err->message : cf_strerror(st[i]),
-            err != NULL && err->origin != NULL ? " (" : "",
-            err != NULL && err->origin != NULL ? err->origin : "",
-            err != NULL && err->origin != NULL ? ")" : "");
+        /* A task's own failure says nothing of where it ran; the executor's
+         * messages (a crash, a time limit) already do. */
+        bool add_origin = err != NULL && err->origin != NULL && st[i] == CF_ETASK;
+        out->message = cf__asprintf("element %zu of the map of task '%s': %s%s%s%s", out->first,
+                                    job->task->name,
+                                    err != NULL ? err->message : cf_strerror(st[i]),
+                                    add_origin ? " (in " : "", add_origin ? err->origin : "",
+                                    add_origin ? ")" : "");
         break;
     }
 }
@@ -729,6 +741,7 @@ static void cf__map_end_async(cf__map_job *job)
         rc = cf__map_outcome(job);
         if (rc != 0)
             message = cf__strdup(cf_last_error());
+        cf__map_release_arena(job);
     }
     int detail = job->first_detail;
     pthread_mutex_unlock(&job->mu);
@@ -792,6 +805,7 @@ static int cf__map_run_blocking(cf__map_job *job)
         }
     }
     int rc = cf__map_outcome(job);
+    cf__map_release_arena(job);
     pthread_mutex_unlock(&job->mu);
     cf__map_job_unref(job);
     return rc;

@@ -61,6 +61,13 @@ int cf__map_chunk_encode(cf__frame_out *out, uint64_t id, const void *args)
     return cf__wire_encode_chunk(out, id, &c->wire, c->fds);
 }
 
+const char *cf__map_chunk_task_name(const void *args)
+{
+    const cf__map_chunk *c;
+    memcpy(&c, args, sizeof c);
+    return c->run.task->name;
+}
+
 /* ---- In the worker ------------------------------------------------------------ */
 
 typedef struct cf__mapping {

@@ -75,6 +75,10 @@ extern const cf_task cf__map_chunk_task;
  * Errors: as cf__wire_encode_chunk. */
 int cf__map_chunk_encode(cf__frame_out *out, uint64_t id, const void *args);
 
+/* The name of the task a chunk runs (for messages about the chunk's call),
+ * from the argument block of a future of cf__map_chunk_task. */
+const char *cf__map_chunk_task_name(const void *args);
+
 /* Worker processes: map the chunk's arrays from fds (chunk->nfds of them,
  * still owned by the caller), run its elements, unmap. Returns 0 with *ran
  * filled, or an error (the arrays could not be mapped, a reference lies

@@ -339,7 +339,9 @@ static int64_t cf__pp_limit_of(const cf__process_pool *p, cf_future *f)
 static void cf__pw_settle_call(cf__process_pool *p, cf__pworker *w, cf_future *f, int reason,
                                const char *how, int detail)
 {
-    const char *task = cf_future_task_name(f);
+    const char *task = f->task == &cf__map_chunk_task
+                           ? cf__map_chunk_task_name(cf__future_args(f))
+                           : cf_future_task_name(f);
     char msg[256];
     switch (reason) {
     case CF_ETASKTIMEOUT:

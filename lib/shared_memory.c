@@ -124,13 +124,21 @@ static cf__shm_block *cf__shm_containing(const void *p)
     return (uintptr_t)p - (uintptr_t)b->base < b->size ? b : NULL;
 }
 
+/* Fail an allocation as malloc does: NULL, with errno set (and the message). */
+static void *cf__shm_alloc_failed(int code)
+{
+    errno = code == -EMFILE || code == -ENFILE ? -code : code == CF_EINVAL ? EINVAL : ENOMEM;
+    return NULL;
+}
+
 void *cf_shared_alloc(size_t size)
 {
     pthread_once(&cf__shm_once, cf__shm_setup);
     int fd;
     void *base;
-    if (cf__shm_create(size, "cfutures-shared", &fd, &base) != 0)
-        return NULL;
+    int rc = cf__shm_create(size, "cfutures-shared", &fd, &base);
+    if (rc != 0)
+        return cf__shm_alloc_failed(rc);
     cf__shm_lock();
     if (cf__shm_count == cf__shm_cap) {
         size_t cap = cf__shm_cap > 0 ? 2 * cf__shm_cap : 16;
@@ -138,8 +146,8 @@ void *cf_shared_alloc(size_t size)
         if (blocks == NULL) {
             cf__shm_unlock();
             cf__shm_destroy(fd, base, size);
-            cf__fail(-ENOMEM, "cf_shared_alloc: no memory to record the block");
-            return NULL;
+            return cf__shm_alloc_failed(
+                cf__fail(-ENOMEM, "cf_shared_alloc: no memory to record the block"));
         }
         cf__shm_blocks = blocks;
         cf__shm_cap = cap;

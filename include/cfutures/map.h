@@ -21,8 +21,9 @@
  * are used in place; other arrays are copied into shared memory once, a
  * window of chunks at a time, and results copied out once. Tasks with string
  * or byte-buffer parameters send their arguments inside the chunk's message
- * instead. Raw pointer parameters work on thread pools only (CF_EUNSUPPORTED
- * elsewhere).
+ * instead (a chunk must then fit in the pool's max_frame_size, or all its
+ * elements fail with CF_ETOOBIG: choose chunk_size accordingly). Raw
+ * pointer parameters work on thread pools only (CF_EUNSUPPORTED elsewhere).
  *
  * Every form takes an optional cf_map_options right after the task (NULL:
  * the defaults); a compound literal works there:
@@ -103,8 +104,8 @@ typedef struct cf_map_options {
 typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void *arg);
 
 /* Callback contract (progress, on_chunk): they run one at a time, never
- * concurrently, with the map's lock held (they must not wait for the map
- * itself). For cf_map, cf_starmap and cf_map_generate they run in the
+ * concurrently, and never with the map's lock held. They must not wait for
+ * the map itself. For cf_map, cf_starmap and cf_map_generate they run in the
  * calling thread, before the call returns; for the _async forms, in the
  * thread that finished the chunk (a thread-pool worker or the process
  * pool's dispatcher: keep them short). */
@@ -121,10 +122,9 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
  *   cf_last_error() names the element ("element 17 of the map of task
  *   'f': ..."); with keep_going, the lowest failing element's;
  *   CF_ETIMEDOUT (options.timeout passed),
- *   CF_EINVAL (NULL executor; NULL input array with n > 0; a NaN timeout;
- *   status or on_chunk results asked for a task without parameters... see
- *   doc/api.md), CF_EUNSUPPORTED (a string or byte-buffer result; a raw
- *   pointer parameter on a process pool), CF_ESHUTDOWN, CF_EBROKEN, -ENOMEM,
+ *   CF_EINVAL (NULL executor; NULL input array with n > 0; a NaN timeout),
+ *   CF_EUNSUPPORTED (on a process pool: a raw pointer parameter, or a
+ *   string, byte-buffer or pointer result), CF_ESHUTDOWN, CF_EBROKEN, -ENOMEM,
  *   -EMFILE (no file descriptor for shared memory), CF_EDEADLOCK (called
  *   from one of the executor's own workers, where waiting could starve it).
  * After a failure, out[i] holds the result of every element whose status

@@ -15,7 +15,9 @@
  *
  * Each block holds one file descriptor (close-on-exec) in the process that
  * made it, until cf_shared_free: it suits arrays, not many small objects.
- * All functions are thread-safe.
+ * A process pool created after a block inherits it into its fork server and
+ * workers: freeing the block then returns its memory only when that pool
+ * ends. All functions are thread-safe.
  */
 #ifndef CFUTURES_SHARED_MEMORY_H
 #define CFUTURES_SHARED_MEMORY_H
@@ -25,9 +27,9 @@
 CF_BEGIN_DECLS
 
 /* A new zero-filled shared block of `size` bytes (> 0), aligned to the page
- * size. Returns NULL on failure, with cf_last_error() saying why: size 0 or
- * too large (CF_EINVAL), no memory (-ENOMEM), no file descriptor left
- * (-EMFILE). */
+ * size. Returns NULL on failure, like malloc, with errno set and
+ * cf_last_error() saying why: EINVAL (size 0 or too large), ENOMEM, EMFILE
+ * or ENFILE (no file descriptor left). */
 CF_EXTERN void *cf_shared_alloc(size_t size);
 
 /* Release a block from cf_shared_alloc in this process (NULL is ignored).
