@@ -22,7 +22,7 @@
     X(CF_ETYPE, -4007, "type mismatch")                                            \
     X(CF_EINVAL, -4008, "invalid argument")                                        \
     X(CF_ENOTFOUND, -4009, "no task registered under that name")                   \
-    X(CF_EUNSUPPORTED, -4010, "not supported by this executor")                    \
+    X(CF_EUNSUPPORTED, -4010, "not supported here")                                \
     X(CF_EDEADLOCK, -4011, "the call would deadlock")                              \
     X(CF_ECRASHED, -4012, "the worker died while running the task")                \
     X(CF_EDECODE, -4013, "malformed or mismatched frame")                          \
