@@ -217,10 +217,12 @@ int cf_queue_new(cf_queue **out, const cf_queue_options *opts)
     if (ring == 0 || ring > SIZE_MAX - sizeof(cf_queue))
         return cf__fail(CF_EINVAL, "cf_queue_new: a ring of %zu bytes is too large", o.ring_bytes);
     size_t size = sizeof(cf_queue) + ring;
-    cf_queue *q = cf__pshared_alloc(size);
-    if (q == NULL)
-        return cf__fail(-ENOMEM, "cf_queue_new: cannot map %zu bytes of shared memory", size);
-    int rc = cf__pmutex_init(&q->lock, false);
+    void *mem;
+    int rc = cf__pshared_new(&mem, size, "cf_queue_new");
+    if (rc != 0)
+        return rc;
+    cf_queue *q = mem;
+    rc = cf__pmutex_init(&q->lock, false);
     if (rc != 0) {
         cf__pshared_free(q, size);
         return cf__fail(rc, "cf_queue_new: cannot make the queue's lock: %s", cf_strerror(rc));
