@@ -18,6 +18,19 @@ void cf__bench_cf_failed(const char *what, int rc)
     cf__bench_die("%s: %s (%s)", what, cf_strerror(rc), cf_last_error());
 }
 
+cf_executor *cf__bench_cf_pool(bool processes, unsigned workers)
+{
+    cf_executor *ex;
+    int rc = processes
+                 ? cf_process_pool_new(&ex, &(cf_process_pool_options){.max_workers = workers})
+                 : cf_thread_pool_new(&ex, &(cf_thread_pool_options){
+                                               .max_workers = workers,
+                                               .thread_name_prefix = "bench"});
+    if (rc != 0)
+        cf__bench_cf_failed(processes ? "cf_process_pool_new" : "cf_thread_pool_new", rc);
+    return ex;
+}
+
 static int task_input(size_t i)
 {
     return (int)(i & 0xfffff);

@@ -15,6 +15,10 @@
 /* Print what failed, with cfutures' message, and exit(1). */
 _Noreturn void cf__bench_cf_failed(const char *what, int rc);
 
+/* A process pool or a thread pool (threads named "bench_<n>") of `workers`
+ * workers, or exit(1) saying why. */
+cf_executor *cf__bench_cf_pool(bool processes, unsigned workers);
+
 /* Submit n tiny tasks (add(int, int)) to ex, then take and check every
  * result. fs has room for n futures. Returns the elapsed and CPU time. */
 cf__bench_cost cf__bench_cf_tiny(cf_executor *ex, size_t n, cf_future **fs);

@@ -68,19 +68,6 @@ static int increment(int x)
 }
 CF_TASK(int, increment, int);
 
-static cf_executor *new_pool(bool processes, unsigned workers)
-{
-    cf_executor *ex;
-    int rc = processes
-                 ? cf_process_pool_new(&ex, &(cf_process_pool_options){.max_workers = workers})
-                 : cf_thread_pool_new(&ex, &(cf_thread_pool_options){
-                                               .max_workers = workers,
-                                               .thread_name_prefix = "bench"});
-    if (rc != 0)
-        cf__bench_cf_failed(processes ? "cf_process_pool_new" : "cf_thread_pool_new", rc);
-    return ex;
-}
-
 static void *shared_alloc(size_t size)
 {
     void *p = cf_shared_alloc(size);
@@ -183,8 +170,8 @@ static void sin_table(const cf__bench_options *o, cf__bench_report *rep)
     cf__bench_table *t = cf__bench_table_add(rep, "map.sin", title);
     free(title);
     for (unsigned w = 1; w <= o->threads; w++) {
-        cf_executor *tp = new_pool(false, w);
-        cf_executor *pp = new_pool(true, w);
+        cf_executor *tp = cf__bench_cf_pool(false, w);
+        cf_executor *pp = cf__bench_cf_pool(true, w);
         cf__bench_series ms[SIN_CONTENDERS] = {{0}}, vs_omp[SIN_CONTENDERS] = {{0}},
                          speedup[SIN_CONTENDERS] = {{0}};
         char *name = cf__bench_xasprintf("CPU-bound map, %u worker%s", w, cf__bench_plural(w));
@@ -372,8 +359,8 @@ static void empty_table(const cf__bench_options *o, cf__bench_report *rep)
     python_map_measure(o, &py);
     int_arrays a;
     int_arrays_new(&a, o->empty_elements);
-    cf_executor *tp = new_pool(false, o->threads);
-    cf_executor *pp = new_pool(true, o->threads);
+    cf_executor *tp = cf__bench_cf_pool(false, o->threads);
+    cf_executor *pp = cf__bench_cf_pool(true, o->threads);
     cf__bench_series ms[EMPTY_CONTENDERS] = {{0}}, python_ms = {0};
     cf__bench_series vs_python_plain = {0}, vs_python_shared = {0};
     for (unsigned run = 0; run <= o->runs; run++) {
@@ -450,8 +437,8 @@ static void chunks_table(const cf__bench_options *o, cf__bench_report *rep)
     enum { NSIZES = sizeof sizes / sizeof sizes[0] };
     int_arrays a;
     int_arrays_new(&a, o->empty_elements / 5 > 0 ? o->empty_elements / 5 : 1);
-    cf_executor *tp = new_pool(false, o->threads);
-    cf_executor *pp = new_pool(true, o->threads);
+    cf_executor *tp = cf__bench_cf_pool(false, o->threads);
+    cf_executor *pp = cf__bench_cf_pool(true, o->threads);
     cf__bench_series threads[NSIZES] = {{0}}, process[NSIZES] = {{0}};
     size_t default_chunks = 0;
     for (unsigned run = 0; run <= o->runs; run++) {
@@ -594,7 +581,7 @@ static int bounded_serve(const char *argument, size_t n)
     if (sscanf(argument, "bounded-%15[a-z]:%u", kind, &workers) != 2 || workers == 0 ||
         (strcmp(kind, "threads") != 0 && strcmp(kind, "process") != 0))
         cf__bench_die("unknown measurement '%s'", argument);
-    cf_executor *ex = new_pool(strcmp(kind, "process") == 0, workers);
+    cf_executor *ex = cf__bench_cf_pool(strcmp(kind, "process") == 0, workers);
     bounded_check check = {0};
     cf_map_report report;
     cf_map_options opts = {

@@ -28,19 +28,6 @@ static cf_bytes echo_bytes(cf_bytes b)
 }
 CF_TASK(cf_bytes, echo_bytes, cf_bytes);
 
-static cf_executor *new_pool(bool processes, unsigned workers)
-{
-    cf_executor *ex;
-    int rc = processes
-                 ? cf_process_pool_new(&ex, &(cf_process_pool_options){.max_workers = workers})
-                 : cf_thread_pool_new(&ex, &(cf_thread_pool_options){
-                                               .max_workers = workers,
-                                               .thread_name_prefix = "bench"});
-    if (rc != 0)
-        cf__bench_cf_failed(processes ? "cf_process_pool_new" : "cf_thread_pool_new", rc);
-    return ex;
-}
-
 /* `trips` round trips of the payload; the last result compared in full. */
 static int64_t echo_trips(cf_executor *ex, const unsigned char *payload, size_t size,
                           size_t trips)
@@ -92,8 +79,8 @@ static void payload_run(const cf__bench_options *o, cf__bench_report *rep)
     unsigned char *payload = cf__bench_xcalloc(o->max_payload, 1);
     for (size_t i = 0; i < o->max_payload; i++)
         payload[i] = (unsigned char)(i * 131 + 7);
-    cf_executor *tp = new_pool(false, o->threads);
-    cf_executor *pp = new_pool(true, o->threads);
+    cf_executor *tp = cf__bench_cf_pool(false, o->threads);
+    cf_executor *pp = cf__bench_cf_pool(true, o->threads);
 
     char *title = cf__bench_xasprintf("Payload size: a cf_bytes argument echoed back as the "
                                       "result, serial round trips, %u worker%s",

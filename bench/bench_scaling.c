@@ -43,19 +43,6 @@ static double spin_seed(size_t i)
     return (double)(i % 97) * 0.01;
 }
 
-static cf_executor *new_pool(bool processes, unsigned workers)
-{
-    cf_executor *ex;
-    int rc = processes
-                 ? cf_process_pool_new(&ex, &(cf_process_pool_options){.max_workers = workers})
-                 : cf_thread_pool_new(&ex, &(cf_thread_pool_options){
-                                               .max_workers = workers,
-                                               .thread_name_prefix = "bench"});
-    if (rc != 0)
-        cf__bench_cf_failed(processes ? "cf_process_pool_new" : "cf_thread_pool_new", rc);
-    return ex;
-}
-
 /* The K CPU-bound tasks in the caller; results into want[]. */
 static int64_t spin_serial(size_t k, double *want)
 {
@@ -96,8 +83,8 @@ typedef struct at_workers {
 static void measure(const cf__bench_options *o, unsigned w, at_workers *a, double *want,
                     cf_future **fs)
 {
-    cf_executor *tp = new_pool(false, w);
-    cf_executor *pp = new_pool(true, w);
+    cf_executor *tp = cf__bench_cf_pool(false, w);
+    cf_executor *pp = cf__bench_cf_pool(true, w);
     size_t k = o->cpu_tasks;
     char *table = cf__bench_xasprintf("%u worker%s", w, cf__bench_plural(w));
     for (unsigned run = 0; run <= o->runs; run++) {

@@ -250,7 +250,35 @@ void write_all(int fd, const void *data, size_t n)
         _exit(99);
 }
 
+/* ---- Leak checks in child processes ---------------------------------------------------- */
+
+static pid_t leak_checked_pid;
+
+void check_leaks_in_this_process_only(void)
+{
+    leak_checked_pid = getpid();
+}
+
+/* LeakSanitizer asks this at exit; without the fixture every process is checked. */
+int __lsan_is_turned_off(void) __attribute__((visibility("default"), used));
+int __lsan_is_turned_off(void)
+{
+    return leak_checked_pid != 0 && getpid() != leak_checked_pid;
+}
+
 /* ---- Tasks for process pool tests ---------------------------------------------------- */
+
+uint64_t mix8(int8_t a, uint16_t b, int32_t c, uint64_t d, float e, double f, bool g, int64_t h)
+{
+    uint32_t ebits;
+    uint64_t fbits;
+    memcpy(&ebits, &e, sizeof ebits);
+    memcpy(&fbits, &f, sizeof fbits);
+    uint64_t x = (uint64_t)(int64_t)a * 0x9E3779B97F4A7C15u;
+    x ^= (uint64_t)b * 31u + (uint64_t)(int64_t)c * 1000003u;
+    x = (x << 7 | x >> 57) ^ d ^ ((uint64_t)ebits << 11) ^ fbits;
+    return x + (g ? 17u : 5u) + (uint64_t)h * 3u;
+}
 
 int32_t worker_pid(void)
 {

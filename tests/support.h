@@ -67,6 +67,23 @@ bool keep_polling(double deadline);
 
 /* ---- Check ---------------------------------------------------------------------- */
 
+/* RUNNING_ON_VALGRIND: nonzero under valgrind (0 when its header is absent). */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+/* A checked fixture for tests whose child processes exit() (crashing
+ * workers, started processes): under LeakSanitizer such a child would look
+ * for leaks in the memory it inherited, report what only the test's own
+ * stacks point to, and exit with another status. With this fixture only the
+ * test's own process is checked for leaks. */
+void check_leaks_in_this_process_only(void);
+
 /* Runs every test of `s` (each in its own process, Check's default), frees
  * the runner, and returns main()'s exit status: EXIT_SUCCESS when all passed. */
 int run_suite(Suite *s);
@@ -162,6 +179,10 @@ int32_t hang(int32_t started);
 
 /* The 64-bit FNV-1a hash of n bytes. */
 uint64_t fnv1a(const void *data, size_t n);
+
+/* Eight parameters of different kinds, folded into one number (tests of
+ * tasks with many parameters check each result against a direct call). */
+uint64_t mix8(int8_t a, uint16_t b, int32_t c, uint64_t d, float e, double f, bool g, int64_t h);
 
 /* ---- /proc ------------------------------------------------------------------------ */
 

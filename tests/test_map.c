@@ -98,19 +98,6 @@ static double affine(double a, double b)
 }
 CF_TASK(double, affine, double, double);
 
-/* Eight parameters of different kinds, folded into one number. */
-static uint64_t mix8(int8_t a, uint16_t b, int32_t c, uint64_t d, float e, double f, bool g,
-                     int64_t h)
-{
-    uint32_t ebits;
-    uint64_t fbits;
-    memcpy(&ebits, &e, sizeof ebits);
-    memcpy(&fbits, &f, sizeof fbits);
-    uint64_t x = (uint64_t)(int64_t)a * 0x9E3779B97F4A7C15u;
-    x ^= (uint64_t)b * 31u + (uint64_t)(int64_t)c * 1000003u;
-    x = (x << 7 | x >> 57) ^ d ^ ((uint64_t)ebits << 11) ^ fbits;
-    return x + (g ? 17u : 5u) + (uint64_t)h * 3u;
-}
 CF_TASK(uint64_t, mix8, int8_t, uint16_t, int32_t, uint64_t, float, double, bool, int64_t);
 
 typedef struct point {

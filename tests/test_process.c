@@ -31,32 +31,9 @@
 
 #include "support.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 /* ---- Helpers ---------------------------------------------------------------------- */
 
-/* The process running the current test (set by a checked fixture). Children
- * that call exit() would otherwise have LeakSanitizer look for leaks in the
- * memory they inherited from it: only the test's own process is checked. */
-static pid_t test_pid;
-
-static void remember_test_pid(void)
-{
-    test_pid = getpid();
-}
-
-int __lsan_is_turned_off(void) __attribute__((visibility("default"), used));
-int __lsan_is_turned_off(void)
-{
-    return test_pid != 0 && getpid() != test_pid;
-}
 
 /* In a child that is not a started process: a failed check ends it with
  * status 1, saying which. */
@@ -950,7 +927,7 @@ static Suite *process_suite(void)
     Suite *s = suite_create("process");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, remember_test_pid, NULL);
+    tcase_add_checked_fixture(tc, check_leaks_in_this_process_only, NULL);
     tcase_add_test(tc, process_task_results_come_back);
     tcase_add_test(tc, process_large_result);
     tcase_add_test(tc, process_join_with_timeout);

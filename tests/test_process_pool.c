@@ -36,34 +36,9 @@
 
 #include "support.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 /* ---- Helpers ---------------------------------------------------------------------- */
 
-/* The process running the current test (set by a checked fixture). Under
- * LeakSanitizer, a worker that calls exit() (the crash tests) would look for
- * leaks in the memory it inherited from this process, report what only this
- * process's stacks point to, and exit with another status: only the test's
- * own process is checked. */
-static pid_t test_pid;
-
-static void remember_test_pid(void)
-{
-    test_pid = getpid();
-}
-
-int __lsan_is_turned_off(void) __attribute__((visibility("default"), used));
-int __lsan_is_turned_off(void)
-{
-    return test_pid != 0 && getpid() != test_pid;
-}
 
 /* ---- Tasks ---------------------------------------------------------------------- */
 
@@ -94,19 +69,6 @@ CF_TASK(float, echo_f32, float);
 static double echo_f64(double x) { return x; }
 CF_TASK(double, echo_f64, double);
 
-/* Eight parameters of different kinds, folded into one number. */
-static uint64_t mix8(int8_t a, uint16_t b, int32_t c, uint64_t d, float e, double f, bool g,
-                     int64_t h)
-{
-    uint32_t ebits;
-    uint64_t fbits;
-    memcpy(&ebits, &e, sizeof ebits);
-    memcpy(&fbits, &f, sizeof fbits);
-    uint64_t x = (uint64_t)(int64_t)a * 0x9E3779B97F4A7C15u;
-    x ^= (uint64_t)b * 31u + (uint64_t)(int64_t)c * 1000003u;
-    x = (x << 7 | x >> 57) ^ d ^ ((uint64_t)ebits << 11) ^ fbits;
-    return x + (g ? 17u : 5u) + (uint64_t)h * 3u;
-}
 CF_TASK(uint64_t, mix8, int8_t, uint16_t, int32_t, uint64_t, float, double, bool, int64_t);
 
 #define BIG (1u << 20)
@@ -1822,7 +1784,7 @@ static Suite *process_pool_suite(void)
     Suite *s = suite_create("process_pool");
     TCase *tc = tcase_create("values");
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, remember_test_pid, NULL);
+    tcase_add_checked_fixture(tc, check_leaks_in_this_process_only, NULL);
     tcase_add_test(tc, process_pool_integers_at_extremes);
     tcase_add_test(tc, process_pool_floating_point);
     tcase_add_test(tc, process_pool_eight_parameters);
@@ -1839,7 +1801,7 @@ static Suite *process_pool_suite(void)
 
     tc = tcase_create("failures");
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, remember_test_pid, NULL);
+    tcase_add_checked_fixture(tc, check_leaks_in_this_process_only, NULL);
     tcase_add_test(tc, process_pool_crash_sigsegv);
     tcase_add_test(tc, process_pool_crash_abort);
     tcase_add_test(tc, process_pool_crash_sigkill);
@@ -1859,7 +1821,7 @@ static Suite *process_pool_suite(void)
 
     tc = tcase_create("stopping");
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, remember_test_pid, NULL);
+    tcase_add_checked_fixture(tc, check_leaks_in_this_process_only, NULL);
     tcase_add_test(tc, process_pool_cancel_pending);
     tcase_add_test(tc, process_pool_cancel_running);
     tcase_add_test(tc, process_pool_cancel_running_queued_in_worker);
