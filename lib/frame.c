@@ -429,7 +429,7 @@ int cf__frame_in_recv(cf__frame_in *in, int fd, size_t *received)
     }
 }
 
-int cf__frame_in_next(cf__frame_in *in, const uint8_t **payload, size_t *len)
+int cf__frame_in_peek(cf__frame_in *in, const uint8_t **payload, size_t *len)
 {
     if (in->error != 0)
         return cf__fail(in->error, "the stream announced a frame larger than the %u-byte limit",
@@ -449,8 +449,27 @@ int cf__frame_in_next(cf__frame_in *in, const uint8_t **payload, size_t *len)
         return -EAGAIN;
     *payload = in->buf + in->head + CF__FRAME_HEADER;
     *len = n;
-    in->head += CF__FRAME_HEADER + (size_t)n;
     return 0;
+}
+
+void cf__frame_in_drop(cf__frame_in *in)
+{
+    uint32_t be;
+    memcpy(&be, in->buf + in->head, sizeof be);
+    in->head += CF__FRAME_HEADER + (size_t)be32toh(be);
+}
+
+int cf__frame_in_next(cf__frame_in *in, const uint8_t **payload, size_t *len)
+{
+    int rc = cf__frame_in_peek(in, payload, len);
+    if (rc == 0)
+        cf__frame_in_drop(in);
+    return rc;
+}
+
+void cf__frame_in_discard(cf__frame_in *in)
+{
+    in->head = in->tail;
 }
 
 size_t cf__frame_in_buffered(const cf__frame_in *in)

@@ -169,6 +169,16 @@ int cf__frame_in_next(cf__frame_in *in, const uint8_t **payload, size_t *len);
  * later than the frame's first byte. */
 int cf__frame_in_take_fd(cf__frame_in *in);
 
+/* The next complete frame, as cf__frame_in_next() gives it, but left in
+ * place: the next peek or next returns it again. Same returns. */
+int cf__frame_in_peek(cf__frame_in *in, const uint8_t **payload, size_t *len);
+
+/* Consume the frame the last successful cf__frame_in_peek() returned. */
+void cf__frame_in_drop(cf__frame_in *in);
+
+/* Drop every byte buffered (the rest of a stream that ended mid-frame). */
+void cf__frame_in_discard(cf__frame_in *in);
+
 /* Bytes received but not yet returned as frames (at end of stream, a nonzero
  * value means the last frame was cut short). */
 size_t cf__frame_in_buffered(const cf__frame_in *in);

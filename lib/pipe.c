@@ -306,12 +306,9 @@ static bool cf__pipe_ready(cf_pipe_end *end)
 {
     if (end->eof || end->in.error != 0)
         return true;
-    size_t head = end->in.head;
     const uint8_t *payload;
     size_t len;
-    int rc = cf__frame_in_next(&end->in, &payload, &len);
-    end->in.head = head;
-    return rc != -EAGAIN;
+    return cf__frame_in_peek(&end->in, &payload, &len) != -EAGAIN;
 }
 
 /* Read until a receive would not block, waiting for data (without the lock)
@@ -379,13 +376,12 @@ static int cf__pipe_decode_any(cf_pipe_end *end, const cf__wire_msg *msg, cf_val
  * stays at the front. */
 static int cf__pipe_take(const char *caller, cf_pipe_end *end, const cf__pipe_dest *dest)
 {
-    size_t head = end->in.head;
     const uint8_t *payload;
     size_t len;
-    int rc = cf__frame_in_next(&end->in, &payload, &len);
+    int rc = cf__frame_in_peek(&end->in, &payload, &len);
     if (rc == -EAGAIN) { /* end of file before a whole message */
         size_t partial = cf__frame_in_buffered(&end->in);
-        end->in.head = end->in.tail;
+        cf__frame_in_discard(&end->in);
         if (partial > 0)
             return cf__fail(CF_EEOF, "%s: the other end closed in the middle of a message "
                             "(%zu bytes dropped)", caller, partial);
@@ -398,14 +394,15 @@ static int cf__pipe_take(const char *caller, cf_pipe_end *end, const cf__pipe_de
     if (rc == 0 && msg.type != CF__WIRE_VALUE)
         rc = cf__fail(CF_EDECODE, "%s: a %s message where a VALUE was expected", caller,
                       cf__wire_type_name(msg.type));
-    if (rc != 0 || dest->how == CF__PIPE_DROP)
-        return rc;
-    if (dest->how == CF__PIPE_TO_VALUE)
-        rc = cf__pipe_decode_any(end, &msg, dest->value);
-    else
-        rc = cf__wire_decode_value(&end->dec, &msg, dest->type, dest->object);
-    if (rc == CF_ETYPE || rc == -ENOMEM)
-        end->in.head = head; /* not consumed: the frame's bytes are where they were */
+    if (rc == 0 && dest->how != CF__PIPE_DROP) {
+        if (dest->how == CF__PIPE_TO_VALUE)
+            rc = cf__pipe_decode_any(end, &msg, dest->value);
+        else
+            rc = cf__wire_decode_value(&end->dec, &msg, dest->type, dest->object);
+        if (rc == CF_ETYPE || rc == -ENOMEM)
+            return rc; /* not consumed: the message stays at the front */
+    }
+    cf__frame_in_drop(&end->in);
     return rc;
 }
 

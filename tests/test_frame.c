@@ -756,6 +756,35 @@ START_TEST(frame_descriptors_go_with_their_frame)
 }
 END_TEST
 
+START_TEST(frame_in_peek_drop_discard)
+{
+    cf__frame_in in;
+    cf__frame_in_init(&in, 0);
+    const uint8_t stream[] = {0, 0, 0, 1, 'a', 0, 0, 0, 2, 'b', 'c', 0, 0, 0, 9, 'x'};
+    ck_assert_int_eq(cf__frame_in_push(&in, stream, sizeof stream), 0);
+    const uint8_t *p, *q;
+    size_t len, len2;
+    /* A peek leaves the frame for the next peek or next. */
+    ck_assert_int_eq(cf__frame_in_peek(&in, &p, &len), 0);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(cf__frame_in_peek(&in, &q, &len2), 0);
+    ck_assert_ptr_eq(p, q);
+    ck_assert_int_eq(cf__frame_in_next(&in, &q, &len2), 0);
+    ck_assert_ptr_eq(p, q);
+    /* Drop consumes exactly the frame peeked. */
+    ck_assert_int_eq(cf__frame_in_peek(&in, &p, &len), 0);
+    ck_assert_uint_eq(len, 2);
+    ck_assert_mem_eq(p, "bc", 2);
+    cf__frame_in_drop(&in);
+    /* What is left is a frame cut short: discard drops it. */
+    ck_assert_int_eq(cf__frame_in_peek(&in, &p, &len), -EAGAIN);
+    ck_assert_uint_eq(cf__frame_in_buffered(&in), 5);
+    cf__frame_in_discard(&in);
+    ck_assert_uint_eq(cf__frame_in_buffered(&in), 0);
+    cf__frame_in_free(&in);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("frame");
@@ -781,6 +810,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, frame_in_default_limit);
     tcase_add_test(tc, frame_in_announced_size_not_allocated);
     tcase_add_test(tc, frame_in_large_buffer_released);
+    tcase_add_test(tc, frame_in_peek_drop_discard);
     suite_add_tcase(s, tc);
     tc = tcase_create("socket");
     tcase_set_timeout(tc, 60);
