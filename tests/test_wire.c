@@ -1571,7 +1571,9 @@ START_TEST(wire_value_round_trip)
     const char *s = "queued text";
     const char *null_str = NULL;
     cf_bytes b = {"\0\1\2", 3};
-    point3 pt = {1, 2, 3, 4};
+    point3 pt;
+    memset(&pt, 0, sizeof pt); /* padding too: structs travel byte for byte */
+    pt.x = 1, pt.y = 2, pt.z = 3, pt.tag = 4;
     uint64_t big = UINT64_MAX;
     struct { cf_type t; const void *src; } cases[] = {
         {CF_TYPE_OF(int32_t), &i}, {CF_TYPE_OF(double), &d}, {CF_TYPE_OF(const char *), &s},
