@@ -243,7 +243,7 @@ static void sin_table(const cf__bench_options *o, cf__bench_report *rep)
     cf__bench_table_note(t, "ms: elapsed milliseconds per map of the whole array. OpenMP: "
                             "#pragma omp parallel for schedule(static) num_threads(w), %s. "
                             "cfutures: cf_map(pool, task, NULL, n, out, in) with the default "
-                            "options (chunk size n / (4 x workers), capped at 4 MiB of chunk "
+                            "options (chunk size n / (4 x workers), capped at 1 MiB of chunk "
                             "memory).",
                          omp_detail);
     cf__bench_table_note(t, "Plain arrays on a process pool are copied into shared memory a "
