@@ -901,8 +901,17 @@ static int cf__map_layout(cf__map_job *job, size_t default_chunk)
     size_t cs = job->opts.chunk_size;
     if (cs == 0) {
         cs = default_chunk;
-        if (cs > CF__MAP_CHUNK_BYTES / per_element)
-            cs = CF__MAP_CHUNK_BYTES / per_element;
+        size_t cap = CF__MAP_CHUNK_BYTES / per_element;
+        if (cs > cap && job->source == NULL && cap > 0) {
+            /* Capped: as many chunks as the cap needs, rounded up to a
+             * multiple of the workers, so that equal chunks end together
+             * instead of one worker running the last one alone. */
+            size_t chunks = n / cap + (n % cap != 0);
+            chunks = (chunks + workers - 1) / workers * workers;
+            cs = n / chunks + (n % chunks != 0);
+        } else if (cs > cap) {
+            cs = cap;
+        }
     }
     if (cs == 0)
         cs = 1;

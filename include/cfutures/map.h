@@ -62,7 +62,9 @@ typedef struct cf_map_options {
     /* Elements per chunk. 0: ceil(n / (4 * workers)), as Python's
      * multiprocessing.Pool chooses, but no more than fits in 1 MiB of the
      * chunk's working memory (inputs copied, results, statuses), so that
-     * progress and memory stay fine-grained on huge arrays. */
+     * progress and memory stay fine-grained on huge arrays; when that cap
+     * applies, the chunks are evened out to a multiple of the workers, so
+     * that they end together. */
     size_t chunk_size;
     /* Most chunks submitted and not yet finished at any time; the map's
      * memory (copies, statuses) is proportional to it, not to n. 0: four
