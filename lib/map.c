@@ -19,10 +19,13 @@
  *   callbacks and submits new ones, with `mu` released around anything that
  *   may call back into the job (submits, cancels, user callbacks), so the
  *   user's callbacks never run concurrently and never under the lock.
- * - Statuses: each element's status starts as CF__MAP_NOT_RUN and is
- *   written by the runner after the element returns, so when a worker dies
- *   in a chunk, the first element still NOT_RUN is the one it died in. With
- *   keep_going, the elements after it go out again as a chunk of their own.
+ * - Statuses: on a process pool each element's status starts as
+ *   CF__MAP_NOT_RUN and is written by the runner after the element returns,
+ *   so when a worker dies in a chunk, the first element still NOT_RUN is the
+ *   one it died in. With keep_going, the elements after it go out again as a
+ *   chunk of their own. A chunk that succeeded while nothing stopped the map
+ *   ran every element: its statuses (written by another core or process)
+ *   are not read back at all, which is most of the parent's cost otherwise.
  * - Lifetime: the job is reference-counted: one reference for the map's
  *   owner (the blocking caller, or the driver that finishes an _async map)
  *   and one per chunk callback registered, dropped after the callback has
@@ -64,6 +67,7 @@ typedef struct cf__map_slot {
     size_t begin, end;        /* the elements it holds: [begin, end) */
     size_t failed, not_run;   /* of them, once settled */
     bool busy;                /* holds elements (in flight or awaiting delivery) */
+    bool clean;               /* every chunk so far ran every element, all returned */
     bool finished;            /* all settled, awaiting delivery */
     struct cf__map_slot *next_done;
     size_t stage_in[CF_TASK_MAX_PARAMS]; /* arena offsets of copies, per input array */
@@ -359,8 +363,11 @@ static void cf__map_chunk_done(cf_future *f, void *arg);
 static int cf__map_submit_chunk(cf__map_job *job, cf__map_slot *slot)
 {
     cf__map_chunk *c = &slot->chunk;
-    for (size_t i = 0; i < c->count; i++)
-        c->run.status[i] = CF__MAP_NOT_RUN;
+    /* A worker process may die before its runner writes any status: only
+     * statuses set here beforehand tell which elements never ran. (A thread
+     * cannot die alone; its runner marks what it did not run.) */
+    if (job->remote)
+        memset(c->run.status, 0x7f, c->count * sizeof *c->run.status);
     /* A chunk is not one task: the pool's default time limit for a task does
      * not apply to it. With a deadline, a worker still in an element past it
      * (and a grace period, so that the map's own timer normally acts first)
@@ -394,6 +401,7 @@ typedef struct cf__map_settled {
     size_t first;      /* the lowest failed element, or SIZE_MAX */
     int code, detail;  /* its error */
     char *message;     /* alloc.h, or NULL */
+    bool clean;        /* every element ran and returned: statuses all 0 */
 } cf__map_settled;
 
 /* Turn a finished chunk's future into element statuses. mu not held; the
@@ -405,8 +413,20 @@ static void cf__map_settle_chunk(cf__map_job *job, cf__map_chunk *c, cf__map_set
     out->again = out->first = SIZE_MAX;
     out->code = out->detail = 0;
     out->message = NULL;
+    out->clean = false;
     const cf_error *err = cf_future_error(f);
     int chunk_code = cf_future_cancelled(f) ? CF_ECANCELLED : err != NULL ? err->code : 0;
+    /* A chunk that succeeded ran every element unless something stopped it:
+     * the stop word (read after the chunk ended: a runner that saw it raised
+     * finished before) or the deadline. Then every status is 0, and the
+     * statuses (written by another core or process) need not be read. */
+    if (chunk_code == 0 && atomic_load_explicit(job->stop, memory_order_relaxed) == 0 &&
+        (job->deadline == CF__NO_DEADLINE || cf__now_ns() < job->deadline)) {
+        out->clean = true;
+        return;
+    }
+    if (chunk_code == CF_ECANCELLED) /* cancelled while pending: nothing ran */
+        memset(st, 0x7f, c->count * sizeof *st);
     if (chunk_code != 0 && chunk_code != CF_ETASK && chunk_code != CF_ECANCELLED) {
         /* The chunk as a whole failed: a worker died in it (the first element
          * not run is the one it died in), or it could not run at all. */
@@ -483,6 +503,12 @@ static void cf__map_finish_slot(cf__map_job *job, cf__map_slot *slot)
     if (slot->stage_out != SIZE_MAX && job->out != NULL)
         memcpy(job->out + slot->begin * job->out_size, cf__map_slot_area(job, slot->stage_out),
                count * job->out_size);
+    if (slot->clean) {
+        if (job->opts.status != NULL)
+            memset(job->opts.status + slot->begin, 0, count * sizeof *job->opts.status);
+        slot->failed = slot->not_run = 0;
+        return;
+    }
     size_t failed = 0, not_run = 0;
     for (size_t i = 0; i < count; i++) {
         int code = st[i] == CF__MAP_NOT_RUN ? CF_ECANCELLED : st[i];
@@ -545,6 +571,7 @@ static void cf__map_settle(cf__map_job *job, cf__map_slot *slot)
     pthread_mutex_unlock(&job->mu);
     cf__map_settled r;
     cf__map_settle_chunk(job, c, &r);
+    slot->clean = slot->clean && r.clean;
     bool cancelled = cf_future_cancelled(c->future);
     /* With a deadline, the only time limit on a chunk is the map's own. */
     const cf_error *err = cf_future_error(c->future);
@@ -639,6 +666,7 @@ static void cf__map_start_one(cf__map_job *job, cf__map_slot *slot)
     if (got > 0) {
         slot->begin = begin;
         slot->end = begin + got;
+        slot->clean = true;
         cf__map_build_chunk(job, slot, begin, got);
         rc = cf__map_submit_chunk(job, slot);
     }

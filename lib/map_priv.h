@@ -13,9 +13,10 @@
 #include "frame.h"
 #include "wire.h"
 
-/* An element's status before it has run. Once run: 0, or its (negative)
- * error code. */
-#define CF__MAP_NOT_RUN 1
+/* An element's status before it has run: positive, unlike any error code,
+ * and the same in each byte, so that a memset of 0x7f makes it. Once run: 0,
+ * or its (negative) error code. */
+#define CF__MAP_NOT_RUN 0x7f7f7f7f
 
 /* A chunk's elements, as the process running them sees them. */
 typedef struct cf__map_run {
@@ -40,9 +41,11 @@ typedef struct cf__map_ran {
 } cf__map_ran;
 
 /* Run the elements in order in the calling thread, writing each status
- * after the element returns: so after a crash, the first element still
- * CF__MAP_NOT_RUN is the one that was running. A failing element
- * (cf_task_fail) gets CF_ETASK. */
+ * after the element returns (0, or CF_ETASK for an element that called
+ * cf_task_fail), and CF__MAP_NOT_RUN for those it did not run when stopped
+ * early. The caller sets every status to CF__MAP_NOT_RUN beforehand where a
+ * crash must be told apart: then the first element still CF__MAP_NOT_RUN
+ * after the process died is the one that was running. */
 void cf__map_run_elements(const cf__map_run *run, cf__map_ran *ran);
 
 /* Most descriptors a chunk carries: one per input array, results,

@@ -51,7 +51,8 @@ void cf__map_run_elements(const cf__map_run *run, cf__map_ran *ran)
 
     cf__fail_ctx ctx;
     cf__fail_ctx_enter(&ctx);
-    for (size_t i = 0; i < run->count; i++) {
+    size_t i = 0;
+    for (; i < run->count; i++) {
         if (atomic_load_explicit(run->stop, memory_order_relaxed) != 0)
             break;
         if (timed && i >= next_check) {
@@ -83,10 +84,13 @@ void cf__map_run_elements(const cf__map_run *run, cf__map_ran *ran)
         ctx.message = NULL;
         if (!run->keep_going) {
             atomic_store_explicit(run->stop, 1, memory_order_relaxed);
+            i++;
             break;
         }
     }
     cf__fail_ctx_leave(&ctx);
+    for (; i < run->count; i++) /* stopped early: say what did not run */
+        run->status[i] = CF__MAP_NOT_RUN;
     if (scratch != small)
         cf__free(scratch);
 }
