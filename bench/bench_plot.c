@@ -43,46 +43,44 @@ static void write_point(FILE *out, const cf__bench_report *rep, const char *tabl
         fputs(" ? ? ?", out);
 }
 
-static void write_data(FILE *out, const cf__bench_report *rep, unsigned workers,
-                       size_t max_payload)
+/* One data block of table `table`: a line per worker count, with the
+ * figures "<contender>.w<count>.<unit>" of each contender in turn. */
+static void write_by_workers(FILE *out, const cf__bench_report *rep, unsigned workers,
+                             const char *table, const char *const *contenders, size_t n,
+                             const char *unit)
 {
     char id[64];
-    fputs("# index 0: tiny-task throughput (tasks/s): workers, thread pool med min max, "
-          "process pool med min max\n",
-          out);
     for (unsigned w = 1; w <= workers; w++) {
         fprintf(out, "%u", w);
-        snprintf(id, sizeof id, "threads.w%u.per_s", w);
-        write_point(out, rep, "scaling.tiny", id);
-        snprintf(id, sizeof id, "process.w%u.per_s", w);
-        write_point(out, rep, "scaling.tiny", id);
-        fputc('\n', out);
-    }
-    fputs("\n\n# index 1: CPU-bound speedup over serial (x): workers, thread pool, process "
-          "pool\n",
-          out);
-    for (unsigned w = 1; w <= workers; w++) {
-        fprintf(out, "%u", w);
-        snprintf(id, sizeof id, "threads.w%u.speedup", w);
-        write_point(out, rep, "scaling.cpu", id);
-        snprintf(id, sizeof id, "process.w%u.speedup", w);
-        write_point(out, rep, "scaling.cpu", id);
-        fputc('\n', out);
-    }
-    fputs("\n\n# index 2: CPU-bound map (ms): workers, serial, OpenMP, thread pool, process "
-          "pool, process pool with shared arrays\n",
-          out);
-    static const char *const map_ids[] = {"serial", "omp", "threads", "process",
-                                          "process_shared"};
-    for (unsigned w = 1; w <= workers; w++) {
-        fprintf(out, "%u", w);
-        for (size_t k = 0; k < sizeof map_ids / sizeof map_ids[0]; k++) {
-            snprintf(id, sizeof id, "%s.w%u.ms", map_ids[k], w);
-            write_point(out, rep, "map.sin", id);
+        for (size_t k = 0; k < n; k++) {
+            snprintf(id, sizeof id, "%s.w%u.%s", contenders[k], w, unit);
+            write_point(out, rep, table, id);
         }
         fputc('\n', out);
     }
+}
+
+static void write_data(FILE *out, const cf__bench_report *rep, unsigned workers,
+                       size_t max_payload)
+{
+    static const char *const pools[] = {"threads", "process"};
+    static const char *const map_ids[] = {"serial", "omp", "threads", "process",
+                                          "process_shared"};
+    fputs("# index 0: tiny-task throughput (tasks/s): workers, thread pool med min max, "
+          "process pool med min max\n",
+          out);
+    write_by_workers(out, rep, workers, "scaling.tiny", pools, 2, "per_s");
+    fputs("\n\n# index 1: CPU-bound speedup over serial (x): workers, thread pool, process "
+          "pool\n",
+          out);
+    write_by_workers(out, rep, workers, "scaling.cpu", pools, 2, "speedup");
+    fputs("\n\n# index 2: CPU-bound map (ms): workers, serial, OpenMP, thread pool, process "
+          "pool, process pool with shared arrays\n",
+          out);
+    write_by_workers(out, rep, workers, "map.sin", map_ids, sizeof map_ids / sizeof map_ids[0],
+                     "ms");
     fputs("\n\n# index 3: payload round trip (us): bytes, thread pool, process pool\n", out);
+    char id[64];
     for (size_t size = 8; size <= max_payload; size *= 8) {
         fprintf(out, "%zu", size);
         snprintf(id, sizeof id, "threads.b%zu.us", size);
