@@ -5,6 +5,8 @@
 
 #include "bench_cf.h"
 
+#include <string.h>
+
 #include "bench.h"
 
 static int bench_add(int a, int b)
@@ -16,6 +18,23 @@ CF_TASK(int, bench_add, int, int);
 void cf__bench_cf_failed(const char *what, int rc)
 {
     cf__bench_die("%s: %s (%s)", what, cf_strerror(rc), cf_last_error());
+}
+
+cf_future **cf__bench_cf_submit_pending(cf_executor *ex, size_t n, double *bytes_per_future,
+                                        double *ns_per_submit)
+{
+    cf_future **fs = cf__bench_xcalloc(n, sizeof *fs);
+    memset(fs, 0xa5, n * sizeof *fs);
+    int64_t rss_before = cf__bench_rss_bytes();
+    int64_t start = cf__bench_now_ns();
+    cf__bench_cf_submit_tiny(ex, n, fs);
+    int64_t elapsed = cf__bench_now_ns() - start;
+    int64_t rss_after = cf__bench_rss_bytes();
+    if (rss_before < 0 || rss_after < 0)
+        cf__bench_die("cannot read /proc/self/statm");
+    *bytes_per_future = (double)(rss_after - rss_before) / (double)n;
+    *ns_per_submit = (double)elapsed / (double)n;
+    return fs;
 }
 
 cf_executor *cf__bench_cf_pool(bool processes, unsigned workers)

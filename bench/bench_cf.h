@@ -23,6 +23,13 @@ cf_executor *cf__bench_cf_pool(bool processes, unsigned workers);
  * result. fs has room for n futures. Returns the elapsed and CPU time. */
 cf__bench_cost cf__bench_cf_tiny(cf_executor *ex, size_t n, cf_future **fs);
 
+/* Submit n tiny tasks that stay pending (the caller holds ex's workers
+ * busy) into a new array (free it after cf__bench_cf_take_tiny), and
+ * measure the RSS growth per future and the time per submit. The array is
+ * made resident before the first reading, so only the futures count. */
+cf_future **cf__bench_cf_submit_pending(cf_executor *ex, size_t n, double *bytes_per_future,
+                                        double *ns_per_submit);
+
 /* The two halves of cf__bench_cf_tiny: submit n tiny tasks into fs[0..n);
  * then take, check and release each of their results. */
 void cf__bench_cf_submit_tiny(cf_executor *ex, size_t n, cf_future **fs);

@@ -59,25 +59,6 @@
 
 /* ---- The task and the cfutures workloads ----------------------------------- */
 
-static cf_executor *new_process_pool(unsigned workers)
-{
-    cf_executor *ex;
-    int rc = cf_process_pool_new(&ex, &(cf_process_pool_options){.max_workers = workers});
-    if (rc != 0)
-        cf__bench_cf_failed("cf_process_pool_new", rc);
-    return ex;
-}
-
-static cf_executor *new_thread_pool(unsigned workers)
-{
-    cf_executor *ex;
-    int rc = cf_thread_pool_new(&ex, &(cf_thread_pool_options){.max_workers = workers,
-                                                                .thread_name_prefix = "bench"});
-    if (rc != 0)
-        cf__bench_cf_failed("cf_thread_pool_new", rc);
-    return ex;
-}
-
 /* ---- The floor: a child process echoes 16-byte messages ---------------------- */
 
 #define ECHO_SIZE 16
@@ -209,7 +190,7 @@ static int pending_serve(size_t n)
     the_gate = cf_shared_alloc(sizeof *the_gate);
     if (the_gate == NULL)
         cf__bench_die("cf_shared_alloc: %s", cf_last_error());
-    cf_executor *ex = new_process_pool(1);
+    cf_executor *ex = cf__bench_cf_pool(true, 1);
     cf_future *gate_future;
     int rc = cf_submit(&gate_future, ex, hold_shared_gate);
     if (rc != 0)
@@ -217,17 +198,8 @@ static int pending_serve(size_t n)
     while (!atomic_load(&the_gate->started))
         cf__bench_sleep_ns(100000);
 
-    /* The caller's handles are the caller's memory: make them resident
-     * before the first reading so that only the futures count. */
-    cf_future **fs = cf__bench_xcalloc(n, sizeof *fs);
-    memset(fs, 0xa5, n * sizeof *fs);
-    int64_t rss_before = cf__bench_rss_bytes();
-    int64_t start = cf__bench_now_ns();
-    cf__bench_cf_submit_tiny(ex, n, fs);
-    int64_t elapsed = cf__bench_now_ns() - start;
-    int64_t rss_after = cf__bench_rss_bytes();
-    if (rss_before < 0 || rss_after < 0)
-        cf__bench_die("cannot read /proc/self/statm");
+    double bytes, ns;
+    cf_future **fs = cf__bench_cf_submit_pending(ex, n, &bytes, &ns);
 
     atomic_store(&the_gate->open, 1);
     int gate_result;
@@ -239,8 +211,7 @@ static int pending_serve(size_t n)
     cf_executor_free(ex);
     free(fs);
     cf_shared_free(the_gate);
-    printf("bytes=%.6f ns=%.6f\n", (double)(rss_after - rss_before) / (double)n,
-           (double)elapsed / (double)n);
+    printf("bytes=%.6f ns=%.6f\n", bytes, ns);
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -382,8 +353,8 @@ typedef struct versus {
 static void tiny_table(const cf__bench_options *o, cf__bench_report *rep,
                        const python_figures *py, versus *vs)
 {
-    cf_executor *pp = new_process_pool(o->threads);
-    cf_executor *tp = new_thread_pool(o->threads);
+    cf_executor *pp = cf__bench_cf_pool(true, o->threads);
+    cf_executor *tp = cf__bench_cf_pool(false, o->threads);
     cf_future **fs = cf__bench_xcalloc(o->tasks, sizeof *fs);
     cf__bench_series cf_ns = {0}, python_per_s = {0}, python_ns = {0}, ratio = {0};
     for (unsigned run = 0; run <= o->runs; run++) {
@@ -466,8 +437,8 @@ static void roundtrip_table(const cf__bench_options *o, cf__bench_report *rep,
     size_t m = o->roundtrips;
     echo e;
     echo_start(o, &e);
-    cf_executor *pp = new_process_pool(o->threads);
-    cf_executor *tp = new_thread_pool(o->threads);
+    cf_executor *pp = cf__bench_cf_pool(true, o->threads);
+    cf_executor *tp = cf__bench_cf_pool(false, o->threads);
     cf__bench_series floor_us = {0}, python_us = {0}, floor_ratio = {0}, python_ratio = {0};
     for (unsigned run = 0; run <= o->runs; run++) {
         cf__bench_progress_run("process", "serial round trip", run, o->runs);

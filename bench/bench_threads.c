@@ -59,22 +59,12 @@ CF_TASK(int, hold_gate, gate *);
 
 /* ---- cfutures workloads ------------------------------------------------------ */
 
-static cf_executor *new_pool(size_t max_workers)
-{
-    cf_executor *ex;
-    int rc = cf_thread_pool_new(&ex, &(cf_thread_pool_options){.max_workers = max_workers,
-                                                                .thread_name_prefix = "bench"});
-    if (rc != 0)
-        cf__bench_cf_failed("cf_thread_pool_new", rc);
-    return ex;
-}
-
 /* In a fresh process: with a one-worker pool blocked on a gate, submit n
  * tiny tasks; report the RSS growth per pending future and the time per
  * submit; then open the gate and drain. */
 static void cf_pending(size_t n, double *bytes_per_future, double *ns_per_submit)
 {
-    cf_executor *ex = new_pool(1);
+    cf_executor *ex = cf__bench_cf_pool(false, 1);
     gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     cf_future *gate_future;
     int rc = cf_submit(&gate_future, ex, hold_gate, &g);
@@ -85,18 +75,7 @@ static void cf_pending(size_t n, double *bytes_per_future, double *ns_per_submit
         pthread_cond_wait(&g.cond, &g.mu);
     pthread_mutex_unlock(&g.mu);
 
-    /* The caller's handles are the caller's memory: make them resident
-     * before the first reading so that only the futures count. */
-    cf_future **fs = cf__bench_xcalloc(n, sizeof *fs);
-    memset(fs, 0xa5, n * sizeof *fs);
-
-    int64_t rss_before = cf__bench_rss_bytes();
-    int64_t start = cf__bench_now_ns();
-    cf__bench_cf_submit_tiny(ex, n, fs);
-    int64_t elapsed = cf__bench_now_ns() - start;
-    int64_t rss_after = cf__bench_rss_bytes();
-    if (rss_before < 0 || rss_after < 0)
-        cf__bench_die("cannot read /proc/self/statm");
+    cf_future **fs = cf__bench_cf_submit_pending(ex, n, bytes_per_future, ns_per_submit);
 
     pthread_mutex_lock(&g.mu);
     g.open = true;
@@ -110,8 +89,6 @@ static void cf_pending(size_t n, double *bytes_per_future, double *ns_per_submit
     cf__bench_cf_take_tiny(n, fs);
     cf_executor_free(ex);
     free(fs);
-    *bytes_per_future = (double)(rss_after - rss_before) / (double)n;
-    *ns_per_submit = (double)elapsed / (double)n;
 }
 
 /* ---- The floor: a mutex/condvar ping-pong between two threads --------------- */
@@ -229,8 +206,8 @@ static void tiny_table(const cf__bench_options *o, cf__bench_report *rep)
 {
     const char *glib_detail;
     bool glib = cf__bench_glib_available(&glib_detail);
-    cf_executor *ex = new_pool(o->threads);
-    cf_executor *ex_default = new_pool(0);
+    cf_executor *ex = cf__bench_cf_pool(false, o->threads);
+    cf_executor *ex_default = cf__bench_cf_pool(false, 0);
     cf__bench_glib_pool *gp = glib ? cf__bench_glib_pool_new(o->threads) : NULL;
     cf_future **fs = cf__bench_xcalloc(o->tasks, sizeof *fs);
 
@@ -308,7 +285,7 @@ static void roundtrip_table(const cf__bench_options *o, cf__bench_report *rep, s
 {
     const char *glib_detail;
     bool glib = cf__bench_glib_available(&glib_detail);
-    cf_executor *ex = new_pool(o->threads);
+    cf_executor *ex = cf__bench_cf_pool(false, o->threads);
     cf__bench_glib_pool *gp = glib ? cf__bench_glib_pool_new(o->threads) : NULL;
     pingpong pp;
     pingpong_start(&pp);
