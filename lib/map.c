@@ -169,6 +169,14 @@ static size_t cf__align_up(size_t x)
     return (x + CF__MAP_ALIGN - 1) / CF__MAP_ALIGN * CF__MAP_ALIGN;
 }
 
+/* Whether results go through the slots: a process pool's results not in a
+ * shared block, or a generated map's (they live only in the slots). */
+static bool cf__map_out_staged(const cf__map_job *job)
+{
+    return job->out_fd < 0 && (job->remote || job->source != NULL) && job->out_size > 0 &&
+           (job->out != NULL || job->source != NULL);
+}
+
 /* Bytes of slot memory one element needs. */
 static size_t cf__map_bytes_per_element(const cf__map_job *job)
 {
@@ -176,8 +184,7 @@ static size_t cf__map_bytes_per_element(const cf__map_job *job)
     for (size_t a = 0; a < job->narrays; a++)
         if (job->arr_staged[a])
             bytes += job->arr_size[a];
-    if (job->out_fd < 0 && (job->remote || job->source != NULL) && job->out_size > 0 &&
-        (job->out != NULL || job->source != NULL))
+    if (cf__map_out_staged(job))
         bytes += job->out_size;
     return bytes;
 }
@@ -198,8 +205,7 @@ static int cf__map_make_arena(cf__map_job *job)
         }
         areas[nareas++] = bytes;
     }
-    bool out_staged = job->out_fd < 0 && (job->remote || job->source != NULL) &&
-                      job->out_size > 0 && (job->out != NULL || job->source != NULL);
+    bool out_staged = cf__map_out_staged(job);
     size_t out_bytes = 0;
     if (out_staged)
         overflow |= __builtin_mul_overflow(cs, job->out_size, &out_bytes);
@@ -798,7 +804,6 @@ static void cf__map_chunk_done(cf_future *f, void *arg)
     else
         job->done_head = slot;
     job->done_tail = slot;
-    atomic_fetch_add_explicit(&job->refs, 1, memory_order_relaxed); /* held for end_async */
     if (job->sync) {
         pthread_cond_signal(&job->cond);
         pthread_mutex_unlock(&job->mu);
@@ -806,7 +811,6 @@ static void cf__map_chunk_done(cf_future *f, void *arg)
         cf__map_drive(job);
         cf__map_end_async(job);
     }
-    cf__map_job_unref(job); /* the one taken just above */
     cf__map_job_unref(job); /* the one taken when the callback was added */
 }
 
