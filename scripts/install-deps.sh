@@ -16,6 +16,7 @@ valgrind libc6-dbg
 clang libclang-rt-14-dev
 lcov
 gnuplot-nox python3 hyperfine
+cmake
 "
 
 missing=

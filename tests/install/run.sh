@@ -7,8 +7,9 @@
 # usage: tests/install/run.sh [BUILD_DIR]
 #   BUILD_DIR   a configured and built tree: installed with
 #               make install DESTDIR=<tmp>/root, its prefix kept.
-#   (none)      configure this source tree in <tmp>/build with
-#               --prefix=<tmp>/prefix, build, install. A source tree
+#   (none)      configure this source tree in <tmp>/build for the default
+#               prefix, build, and install with make install
+#               prefix=<tmp>/prefix. A source tree
 #               configured in place is used as BUILD_DIR instead.
 # Environment: CC (default cc), MAKE (default make), CONFIGURE_FLAGS (more
 # configure options when building here), KEEP=1 keeps <tmp>.
@@ -51,13 +52,17 @@ if [ -n "$build" ]; then
 else
     [ -x "$srcdir/configure" ] || die "no configure script in $srcdir: run autoreconf -fi there first"
     root=$tmp/prefix
-    step "configure $srcdir in $tmp/build with --prefix=$root ${CONFIGURE_FLAGS:-}"
+    # Configured for the default prefix and installed with make's prefix=:
+    # what make installs must name the directories it was installed to.
+    step "configure $srcdir in $tmp/build ${CONFIGURE_FLAGS:-}"
     mkdir "$tmp/build"
     # shellcheck disable=SC2086 # CONFIGURE_FLAGS is a list of options
-    (cd "$tmp/build" && run "$tmp/configure.log" "$srcdir/configure" --prefix="$root" ${CONFIGURE_FLAGS:-})
-    step "make, make install"
+    (cd "$tmp/build" && run "$tmp/configure.log" "$srcdir/configure" ${CONFIGURE_FLAGS:-})
+    step "make, make install prefix=$root"
     run "$tmp/make.log" $MAKE -C "$tmp/build" -j2
-    run "$tmp/install.log" $MAKE -C "$tmp/build" install
+    run "$tmp/install.log" $MAKE -C "$tmp/build" install prefix="$root"
+    grep -qx "prefix=$root" "$root/lib/pkgconfig/cfutures.pc" \
+        || die "make install prefix=$root installed a cfutures.pc for another prefix"
 fi
 
 pcfile=$(find "$root" -path '*/pkgconfig/cfutures.pc' | head -n 1)
@@ -117,5 +122,32 @@ cd "$tmp"
         || die "hello-static is not a static executable"
     ./hello-static
 }
+
+step "licences installed"
+for f in LICENSE LICENSES/jemalloc.txt; do
+    [ -n "$(find "$root" -path "*/doc/cfutures/$f")" ] || die "$f was not installed"
+done
+
+step "CMake: find_package(cfutures) and cfutures::cfutures"
+cmakefile=$(find "$root" -path '*/cmake/cfutures/cfutures-config.cmake' | head -n 1)
+[ -n "$cmakefile" ] || die "no cmake/cfutures/cfutures-config.cmake was installed under $root"
+if command -v cmake >/dev/null; then
+    # The config file finds the library relative to itself: it works from
+    # under DESTDIR as it will from its final place.
+    cmake_prefix=$(cd "$(dirname "$cmakefile")/../../.." && pwd)
+    run cmake-configure.log cmake -S "$here/cmake" -B "$tmp/cmake-build" \
+        -DCMAKE_C_COMPILER="$CC" -DCMAKE_PREFIX_PATH="$cmake_prefix"
+    run cmake-build.log cmake --build "$tmp/cmake-build"
+    LD_LIBRARY_PATH=$libdir "$tmp/cmake-build/hello"
+    [ ! -x "$tmp/cmake-build/hello_static" ] || "$tmp/cmake-build/hello_static"
+    # Versions the install cannot serve are refused (doc/versioning.md).
+    for want in 99.0 0.0; do
+        ! cmake -S "$here/cmake" -B "$tmp/cmake-want-$want" -DCMAKE_C_COMPILER="$CC" \
+            -DCMAKE_PREFIX_PATH="$cmake_prefix" -DCF_WANT_VERSION=$want \
+            >"$tmp/cmake-want-$want.log" 2>&1 || die "find_package(cfutures $want) was accepted"
+    done
+else
+    echo "   skipped: cmake is not installed"
+fi
 
 step "install test passed"
