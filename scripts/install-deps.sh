@@ -17,7 +17,7 @@ clang libclang-rt-14-dev
 lcov
 gnuplot-nox python3 hyperfine
 cmake
-debhelper lintian fakeroot
+debhelper lintian fakeroot abigail-tools
 "
 
 missing=

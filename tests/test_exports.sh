@@ -6,7 +6,8 @@
 # it defines; for the static library, the global symbols it defines. Both
 # must be cf_ names only, must include the public API (cf_version), and must
 # not mention jemalloc's API, defined or undefined: the library's jemalloc is
-# its own, linked in and private. A library that is not built is skipped.
+# its own, linked in and private. The shared library's names carry the
+# version node of its soname. A library that is not built is skipped.
 
 NM=${NM:-nm}
 status=0
@@ -49,8 +50,18 @@ names()
 
 so=.libs/libcfutures.so
 if test -f "$so"; then
-    check "$so" "$($NM -D --defined-only "$so" | names)" \
+    # The version nodes of lib/cfutures.map (CFUTURES_<soname major>) are
+    # absolute symbols that every versioned library defines; every cf_ name
+    # must carry the current node as its default version.
+    defined=$($NM -D --defined-only "$so")
+    check "$so" "$(printf '%s\n' "$defined" | grep -v -E ' A CFUTURES_[0-9]+$' | names)" \
         "$($NM -D --undefined-only "$so" | names)"
+    unversioned=$(printf '%s\n' "$defined" | awk '$3 ~ /^cf_/ && $3 !~ /@@CFUTURES_[0-9]+$/ { print $3 }')
+    if test -n "$unversioned"; then
+        echo "FAIL: $so exports names without the CFUTURES_ version node:"
+        printf '%s\n' "$unversioned" | sed 's/^/    /'
+        status=1
+    fi
 fi
 
 a=.libs/libcfutures.a

@@ -141,7 +141,7 @@ if command -v cmake >/dev/null; then
     LD_LIBRARY_PATH=$libdir "$tmp/cmake-build/hello"
     [ ! -x "$tmp/cmake-build/hello_static" ] || "$tmp/cmake-build/hello_static"
     # Versions the install cannot serve are refused (doc/versioning.md).
-    for want in 99.0 0.0; do
+    for want in 99.0 0.1; do
         ! cmake -S "$here/cmake" -B "$tmp/cmake-want-$want" -DCMAKE_C_COMPILER="$CC" \
             -DCMAKE_PREFIX_PATH="$cmake_prefix" -DCF_WANT_VERSION=$want \
             >"$tmp/cmake-want-$want.log" 2>&1 || die "find_package(cfutures $want) was accepted"
