@@ -12,7 +12,8 @@
  *   shutdown claims them all. Each slot is claimed by an atomic exchange to
  *   NULL: whoever gets the pointer owns the executor's reference (to run it,
  *   or to cancel it). Slots are filled only by their owner, only under mu,
- *   and only when its previous batch is fully claimed; nlocal counts the
+ *   and only when its previous batch is fully claimed (the thief, too, moves
+ *   what it stole into its own slots under mu); nlocal counts the
  *   filled, unclaimed slots (an upper bound while a claim is under way).
  *   So no future waits behind a running one while a worker idles: the cure
  *   for the stranded batches of the previous design.
@@ -43,10 +44,13 @@
  *   missed); a submit wakes a sleeper only when nobody searches; a worker
  *   that stops searching with work still pending wakes the next sleeper
  *   itself. With busy or spinning workers a submit makes no system call.
- * - Idle workers spin for a bounded time (TP_SPIN_NS), yielding the CPU
- *   between rounds, at most half the usable CPUs at a time, then sleep:
- *   spinning never holds a CPU that another process wants for long, and an
- *   idle pool uses no CPU.
+ * - An idle worker first spins for a bounded time (TP_SPIN_NS) watching the
+ *   shared queue, yielding the CPU between rounds, at most half the usable
+ *   CPUs at a time; then it steals, or sleeps. In a stream of tiny tasks the
+ *   queue refills within the spin, and taking from it is cheaper than
+ *   stealing from a busy worker; a worker stuck in a long task loses its
+ *   slots within the spin time. Spinning never holds a CPU that another
+ *   process wants for long, and an idle pool uses no CPU.
  * - Worker threads start with asynchronous signals blocked, so that signals
  *   sent to the process reach the application's own threads. Threads are
  *   named "<prefix>_<n>"; an unnamed pool's prefix is "cf-<pool>", pools
@@ -269,20 +273,30 @@ static bool tp_any_local(const tp_pool *pool)
     return false;
 }
 
-/* Steal one future from another worker's slots, the newest first (the
- * owner works from the oldest): NULL when there is none. */
-static cf_future *tp_steal(tp_pool *pool, tp_worker *self)
+/* Steal about half of the futures in another worker's slots, the newest
+ * first (the owner works from the oldest), into got[] oldest first: returns
+ * how many, 0 when there was none to take. */
+static size_t tp_steal(tp_pool *pool, tp_worker *self, cf_future **got)
 {
     for (tp_worker *w = tp_first_worker(pool); w != NULL; w = tp_next_worker(w)) {
-        if (w == self || tp_nlocal(w) == 0)
+        size_t avail = w == self ? 0 : tp_nlocal(w);
+        if (avail == 0)
             continue;
-        for (size_t i = TP_LOCAL_MAX; i-- > 0;) {
+        size_t want = (avail + 1) / 2, n = 0;
+        for (size_t i = TP_LOCAL_MAX; i-- > 0 && n < want;) {
             cf_future *f = tp_claim(w, i);
             if (f != NULL)
-                return f;
+                got[n++] = f;
         }
+        for (size_t i = 0; i < n / 2; i++) {
+            cf_future *t = got[i];
+            got[i] = got[n - 1 - i];
+            got[n - 1 - i] = t;
+        }
+        if (n > 0)
+            return n;
     }
-    return NULL;
+    return 0;
 }
 
 /* Claim every future in every worker's slots: returned linked through next,
@@ -496,11 +510,11 @@ static bool tp_run_initializer(tp_worker *w)
     return false;
 }
 
-/* Spin, without the lock, until work arrives (queued or in another
- * worker's slots), the pool closes, or time runs out. It yields the CPU
- * between rounds: the thread it has just woken (a caller waiting for a
- * result) is often queued on this very CPU, and must not wait for the spin
- * to end; nor must another process's thread. */
+/* Spin, without the lock, until work is queued, the pool closes, or time
+ * runs out (then the caller steals, or sleeps). It yields the CPU between
+ * rounds: the thread it has just woken (a caller waiting for a result) is
+ * often queued on this very CPU, and must not wait for the spin to end; nor
+ * must another process's thread. */
 static void tp_spin(tp_pool *pool)
 {
     int64_t until = cf__now_ns() + TP_SPIN_NS;
@@ -510,8 +524,6 @@ static void tp_spin(tp_pool *pool)
                 return;
             cf__cpu_relax();
         }
-        if (tp_any_local(pool))
-            return;
         sched_yield();
     } while (cf__now_ns() < until);
 }
@@ -539,14 +551,18 @@ static void tp_run(tp_worker *w, cf_future *f, cf_future **finished, size_t *nfi
     finished[(*nfinished)++] = f;
 }
 
-/* Move a fair share of the queue into w's slots (mu held): returns how many. */
-static size_t tp_fill_local(tp_pool *pool, tp_worker *w)
+/* Fill w's slots (all empty) with n futures (mu held): from fs[], or when
+ * fs is NULL, a fair share of the queue (n is then computed). Returns n. */
+static size_t tp_fill_local(tp_pool *pool, tp_worker *w, cf_future **fs, size_t n)
 {
-    size_t n = tp_queued(pool) / pool->nthreads;
-    n = n < 1 ? 1 : n > TP_LOCAL_MAX ? TP_LOCAL_MAX : n;
+    if (fs == NULL) {
+        n = tp_queued(pool) / pool->nthreads;
+        n = n < 1 ? 1 : n > TP_LOCAL_MAX ? TP_LOCAL_MAX : n;
+    }
     atomic_fetch_add_explicit(&w->nlocal, n, memory_order_relaxed);
     for (size_t i = 0; i < n; i++)
-        atomic_store_explicit(&w->slot[i], tp_dequeue(pool), memory_order_release);
+        atomic_store_explicit(&w->slot[i], fs != NULL ? fs[i] : tp_dequeue(pool),
+                              memory_order_release);
     return n;
 }
 
@@ -566,21 +582,38 @@ static void *tp_worker_main(void *arg)
         pool->nsearching++;
     /* From here on (and at the top of the loop) this worker is counted idle
      * and searching, with its slots all claimed. */
+    bool spun = false; /* spun since it last found work */
     while (ready) {
-        cf_future *stolen = NULL;
         size_t n = 0;
         if (pool->head != NULL) {
-            n = tp_fill_local(pool, w);
-        } else if (tp_any_local(pool)) {
+            n = tp_fill_local(pool, w, NULL, 0);
+        } else if (!spun && pool->nspinning < pool->spin_limit && !pool->shutdown &&
+                   !pool->broken) {
+            /* First wait a little for the queue: in a stream of tiny tasks
+             * it refills at once, and taking from it costs less than
+             * stealing from a busy worker. */
+            pool->nspinning++;
             pthread_mutex_unlock(&pool->mu);
-            stolen = tp_steal(pool, w);
-            if (stolen == NULL)
+            tp_release_all(finished, &nfinished);
+            tp_spin(pool);
+            pthread_mutex_lock(&pool->mu);
+            pool->nspinning--;
+            spun = true;
+            continue;
+        } else if (tp_any_local(pool)) {
+            cf_future *stolen[TP_LOCAL_MAX];
+            pthread_mutex_unlock(&pool->mu);
+            size_t nstolen = tp_steal(pool, w, stolen);
+            if (nstolen == 0)
                 sched_yield(); /* a claim under way: let it finish */
             pthread_mutex_lock(&pool->mu);
-            if (stolen == NULL)
-                continue; /* someone else claimed it: look again */
+            if (nstolen == 0)
+                continue; /* someone else claimed them: look again */
+            /* Into this worker's slots, where others may steal them back. */
+            n = tp_fill_local(pool, w, stolen, nstolen);
         }
-        if (n > 0 || stolen != NULL) {
+        if (n > 0) {
+            spun = false;
             pool->nidle--;
             pool->nsearching--;
             tp_worker *next = tp_pass_on(pool, n > 1);
@@ -588,8 +621,6 @@ static void *tp_worker_main(void *arg)
             if (next != NULL)
                 pthread_cond_signal(&next->wake_cond);
             tp_release_all(finished, &nfinished);
-            if (stolen != NULL)
-                tp_run(w, stolen, finished, &nfinished);
             for (size_t i = 0; i < n; i++) {
                 cf_future *f = tp_claim(w, i);
                 if (f != NULL) /* else stolen, or claimed by a cancelling shutdown */
@@ -603,16 +634,7 @@ static void *tp_worker_main(void *arg)
         }
         if (pool->shutdown || pool->broken)
             break;
-        if (pool->nspinning < pool->spin_limit) {
-            pool->nspinning++;
-            pthread_mutex_unlock(&pool->mu);
-            tp_release_all(finished, &nfinished);
-            tp_spin(pool);
-            pthread_mutex_lock(&pool->mu);
-            pool->nspinning--;
-            if (pool->head != NULL || pool->shutdown || pool->broken || tp_any_local(pool))
-                continue;
-        } else if (nfinished > 0) {
+        if (nfinished > 0) {
             pthread_mutex_unlock(&pool->mu);
             tp_release_all(finished, &nfinished);
             pthread_mutex_lock(&pool->mu);
@@ -625,6 +647,7 @@ static void *tp_worker_main(void *arg)
         pool->sleepers = w;
         while (!w->woken)
             pthread_cond_wait(&w->wake_cond, &pool->mu);
+        spun = false;
     }
 
     pool->nidle--;
