@@ -118,11 +118,11 @@ static bool parse_list(const char *line, const char *key, double scale, cf__benc
 
 /* ---- Tiny tasks, on an idle or a busy machine ------------------------------------ */
 
-/* Tiny tasks per run: --tasks, at most 20000 with --quick (the slowest peers
+/* Tiny tasks per run: --tasks, at most 5000 with --quick (the slowest peers
  * take tens of microseconds a task on a loaded machine). */
 static size_t sched_tasks(const cf__bench_options *o)
 {
-    return o->quick && o->tasks > 20000 ? 20000 : o->tasks;
+    return o->quick && o->tasks > 5000 ? 5000 : o->tasks;
 }
 
 typedef struct tiny_figures {
@@ -521,9 +521,11 @@ static void mixed_one(const cf__bench_options *o, cf__bench_report *rep, workloa
     char *csv = durations_csv(w), *tbb_skipped = NULL, *py_skipped = NULL;
     char runs[32], line[4096];
     snprintf(runs, sizeof runs, "%u", o->runs);
-    /* The first run in a fresh process is TBB's fresh pool. */
-    for (unsigned run = 0; run < o->runs; run++) {
-        cf__bench_progress_run("sched", "oneTBB", run + 1, o->runs);
+    /* The first run in a fresh process is TBB's fresh pool; one process
+     * per measured run (one with --quick). */
+    unsigned tbb_runs = o->quick ? 1 : o->runs;
+    for (unsigned run = 0; run < tbb_runs; run++) {
+        cf__bench_progress_run("sched", "oneTBB", run + 1, tbb_runs);
         if (!peer_run("mixed", "tbb", o->threads, csv, "1", line, sizeof line, &tbb_skipped))
             break;
         cf__bench_series s = {0};
