@@ -50,6 +50,7 @@ extern const cf__bench_section cf__bench_process_section;
 extern const cf__bench_section cf__bench_scaling_section;
 extern const cf__bench_section cf__bench_map_section;
 extern const cf__bench_section cf__bench_payload_section;
+extern const cf__bench_section cf__bench_sched_section;
 
 /* Run `self --child <section> <argument> <count>` and read its one line of
  * output into line[size] (newline removed). Exits with a message on failure. */

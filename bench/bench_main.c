@@ -41,6 +41,7 @@ static const cf__bench_section *const sections[] = {
     &cf__bench_scaling_section,
     &cf__bench_map_section,
     &cf__bench_payload_section,
+    &cf__bench_sched_section,
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
@@ -320,7 +321,10 @@ static void usage(FILE *out)
           "            speedup over serial;\n"
           "  map       cf_map against a serial loop, OpenMP and Python's Pool.map; a\n"
           "            chunk-size sweep; a bounded map's peak memory;\n"
-          "  payload   round trips carrying 8 bytes to --max-payload, both pools.\n"
+          "  payload   round trips carrying 8 bytes to --max-payload, both pools;\n"
+          "  sched     the thread pool against oneTBB, OpenMP tasks, libuv, Boost.Asio\n"
+          "            and GThreadPool: tiny tasks, on an idle and a busy machine; idle\n"
+          "            CPU; makespan of mixed durations against TBB and Python.\n"
           "Each figure is the median of R runs after one warm-up run.\n"
           "\n"
           "  --quick             a few seconds in all: small counts, 3 runs\n"
@@ -546,7 +550,7 @@ int main(int argc, char **argv)
                          strncmp(sections[i]->name, p, item) == 0;
             if (!known)
                 cf__bench_die("--only: no section '%.*s' (threads, process, scaling, map, "
-                              "payload)",
+                              "payload, sched)",
                               (int)item, p);
             p += item + (p[item] == ',');
         }

@@ -1,5 +1,6 @@
-/* bench_plot.c: the report's figures as one picture of four panels
- * (bench_plot.h).
+/* bench_plot.c: the report's figures as one picture of four panels, and
+ * the thread pool beside its peers (the sched section) as a second one of
+ * two panels (bench_plot.h).
  *
  * Design notes: the data file holds one block per panel (gnuplot's
  * `index`), one row per worker count or payload size: each curve's median,
@@ -218,6 +219,115 @@ static char *run_gnuplot(const char *dir, const char *script)
     return NULL;
 }
 
+/* ---- The thread pool beside its peers (the sched section) ------------------------- */
+
+static const struct {
+    const char *id, *label;
+} plot_peers[] = {
+    {"cf", "cfutures"}, {"tbb", "oneTBB"},  {"omp", "OpenMP tasks"},
+    {"uv", "libuv"},    {"asio", "Boost.Asio"}, {"glib", "GThreadPool"},
+};
+
+static const struct {
+    const char *id, *label;
+} plot_mixed[] = {
+    {"cf.fresh", "cfutures fresh"},  {"cf.warm", "cfutures warmed"},
+    {"tbb.fresh", "oneTBB fresh"},   {"tbb.warm", "oneTBB warmed"},
+    {"python.fresh", "Python fresh"}, {"python.warm", "Python warmed"},
+    {"fifo_bound", "FIFO bound"},
+};
+
+/* Index 0: a row per pool, tiny tasks/s on an idle and on a busy machine;
+ * index 1: a row per contender, makespan / ideal of both mixed workloads. */
+static void write_peers_data(FILE *out, const cf__bench_report *rep)
+{
+    fputs("# index 0: pool, tiny tasks/s med min max (idle machine), the same (busy machine)\n",
+          out);
+    char id[64];
+    for (size_t i = 0; i < sizeof plot_peers / sizeof plot_peers[0]; i++) {
+        fprintf(out, "\"%s\"", plot_peers[i].label);
+        snprintf(id, sizeof id, "%s.per_s", plot_peers[i].id);
+        write_point(out, rep, "sched.tiny", id);
+        write_point(out, rep, "sched.busy", id);
+        fputc('\n', out);
+    }
+    fputs("\n\n# index 1: contender, makespan / ideal med min max (one long + short), the same "
+          "(heavy-tailed)\n",
+          out);
+    for (size_t i = 0; i < sizeof plot_mixed / sizeof plot_mixed[0]; i++) {
+        fprintf(out, "\"%s\"", plot_mixed[i].label);
+        write_point(out, rep, "sched.mixed_long_short", plot_mixed[i].id);
+        write_point(out, rep, "sched.mixed_heavy_tail", plot_mixed[i].id);
+        fputc('\n', out);
+    }
+}
+
+static void write_peers_panels(FILE *out, const char *data)
+{
+    fprintf(out,
+            "set multiplot layout 1,2 title \"cfutures' thread pool beside its peers\"\n"
+            "reset\nset grid ytics\nset termoption noenhanced\n"
+            "set style data histograms\nset style histogram errorbars gap 2 lw 1\n"
+            "set style fill solid 0.6 border -1\nset boxwidth 0.9\nset xtics rotate by -30\n"
+            "set key top right\nset yrange [0:*]\nset format y \"%%.0s%%c\"\n"
+            "set title \"Tiny tasks: throughput (tasks/s, higher is better)\"\n"
+            "plot \"%s\" index 0 using 2:3:4:xtic(1) title \"idle machine\", \\\n"
+            "     \"\" index 0 using 5:6:7 title \"busy machine (a busy process per CPU)\"\n"
+            "reset\nset grid ytics\nset termoption noenhanced\n"
+            "set style data histograms\nset style histogram errorbars gap 2 lw 1\n"
+            "set style fill solid 0.6 border -1\nset boxwidth 0.9\nset xtics rotate by -30\n"
+            "set key top right\nset yrange [0.9:*]\n"
+            "set title \"Mixed durations: makespan / ideal (lower is better)\"\n"
+            "plot 1 with lines dt 2 lc rgb \"gray\" notitle, \\\n"
+            "     \"%s\" index 1 using 2:3:4:xtic(1) title \"one long + 31 short\", \\\n"
+            "     \"\" index 1 using 5:6:7 title \"heavy-tailed\"\n"
+            "unset multiplot\n",
+            data, data);
+}
+
+/* <base>-peers.{dat,gp,png,svg}: NULL or why it failed. */
+static char *plot_peers_picture(const cf__bench_report *rep, const char *dir, const char *base)
+{
+    char *data = cf__bench_xasprintf("%s-peers.dat", base);
+    char *script = cf__bench_xasprintf("%s-peers.gp", base);
+    char *data_path = cf__bench_xasprintf("%s/%s", dir, data);
+    char *script_path = cf__bench_xasprintf("%s/%s", dir, script);
+    char *failed = NULL;
+    FILE *out = fopen(data_path, "we");
+    if (out) {
+        write_peers_data(out, rep);
+        if (fclose(out) != 0)
+            failed = cf__bench_xasprintf("writing %s: %s", data_path, strerror(errno));
+    } else {
+        failed = cf__bench_xasprintf("cannot write %s: %s", data_path, strerror(errno));
+    }
+    if (!failed) {
+        out = fopen(script_path, "we");
+        if (out) {
+            fprintf(out, "# Draws %s-peers.png and .svg from %s: run `gnuplot %s` here.\n"
+                         "set terminal pngcairo size 1400,600 font \"sans,10\"\n"
+                         "set output \"%s-peers.png\"\n",
+                    base, data, script, base);
+            write_peers_panels(out, data);
+            fprintf(out, "\nset terminal svg size 1400,600 font \"sans,11\" dynamic\n"
+                         "set output \"%s-peers.svg\"\n",
+                    base);
+            write_peers_panels(out, data);
+            if (fclose(out) != 0)
+                failed = cf__bench_xasprintf("writing %s: %s", script_path, strerror(errno));
+        } else {
+            failed = cf__bench_xasprintf("cannot write %s: %s", script_path, strerror(errno));
+        }
+    }
+    if (!failed)
+        failed = run_gnuplot(dir, script);
+    free(data);
+    free(script);
+    free(data_path);
+    free(script_path);
+    return failed;
+}
+
 char *cf__bench_plot(const cf__bench_report *rep, const char *dir, const char *base,
                      unsigned workers, size_t max_payload)
 {
@@ -262,6 +372,8 @@ char *cf__bench_plot(const cf__bench_report *rep, const char *dir, const char *b
     }
     if (!failed)
         failed = run_gnuplot(dir, script);
+    if (!failed && has_table(rep, "sched.tiny", "cf.per_s"))
+        failed = plot_peers_picture(rep, dir, base);
     free(data);
     free(script);
     free(data_path);

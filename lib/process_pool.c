@@ -66,6 +66,7 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "cpu_count.h"
 #include "error_priv.h"
 #include "executor_priv.h"
 #include "fork_server.h"
@@ -1247,8 +1248,7 @@ int cf_process_pool_new(cf_executor **out, const cf_process_pool_options *opts)
         opts = &defaults;
     if (isnan(opts->task_timeout))
         return cf__fail(CF_EINVAL, "cf_process_pool_new: NaN task_timeout");
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t max_workers = opts->max_workers ? opts->max_workers : (size_t)(cpus > 0 ? cpus : 1);
+    size_t max_workers = opts->max_workers ? opts->max_workers : cf__cpu_count();
     if (max_workers >= CF__PP_TAG_SERVER)
         return cf__fail(CF_EINVAL, "cf_process_pool_new: max_workers %zu is too large",
                         max_workers);

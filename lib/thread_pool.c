@@ -1,53 +1,73 @@
 /* thread_pool.c: the thread pool executor (cfutures/thread_pool.h).
  *
- * Design notes
- * - One mutex (pool->mu, adaptive) guards the queue, the counters, the worker
- *   and sleeper lists and the pool's flags. It is held for a few pointer
- *   moves at a time: no user code and nothing that takes another lock runs
- *   under it (of the futures, only their atomic state and reference count
- *   are touched), except pthread_create when a submit starts a worker (at
- *   most max_workers times in the pool's life).
- * - The queue is FIFO and intrusive through cf_future.next. Each queued
- *   future carries the executor's reference; the worker that takes it marks
- *   it running (skipping it if it was cancelled meanwhile), runs it and then
- *   releases that reference. Futures never point back at the pool, so they
- *   outlive it.
- * - Batches: a worker takes a fair share of the queue in one lock hold (up
- *   to TP_BATCH_MAX, and only as many as TP_BATCH_NS of work at the average
- *   task's duration), so tiny tasks cost a fraction of a lock each while
- *   long ones are never stranded behind each other. Taken futures wait in
- *   the worker's batch slots, still pending: a cancelling shutdown claims
- *   them there (each slot is claimed by an atomic exchange).
+ * Design notes (doc/design.md says why this design)
+ * - Queues: one shared FIFO, intrusive through cf_future.next and guarded by
+ *   pool->mu, takes every submit; and each worker has a local queue of
+ *   TP_LOCAL_MAX slots. A worker that finds the shared queue non-empty moves
+ *   a fair share of it (queued / workers, at most TP_LOCAL_MAX) into its
+ *   slots in one lock hold and then runs them in order without the lock, so
+ *   tiny tasks cost a fraction of a lock each. The futures in the slots stay
+ *   PENDING and stay everybody's: a worker that finds the shared queue empty
+ *   steals from another worker's slots (from the far end), and a cancelling
+ *   shutdown claims them all. Each slot is claimed by an atomic exchange to
+ *   NULL: whoever gets the pointer owns the executor's reference (to run it,
+ *   or to cancel it). Slots are filled only by their owner, only under mu,
+ *   and only when its previous batch is fully claimed (the thief, too, moves
+ *   what it stole into its own slots under mu); nlocal counts the
+ *   filled, unclaimed slots (an upper bound while a claim is under way).
+ *   So no future waits behind a running one while a worker idles: the cure
+ *   for the stranded batches of the previous design.
+ * - A claimed future is marked running unless it was cancelled meanwhile
+ *   (cf_future_cancel works on every future not yet started, wherever it
+ *   waits); the worker runs it and then releases the executor's reference.
+ *   Futures never point back at the pool, so they outlive it.
  * - Workers start on demand, never more than max_workers, and an idle worker
  *   is used before a new one starts: a submit starts a worker only when the
- *   queued futures outnumber the idle workers plus the other workers whose
- *   current future is already done and which have no done-callbacks to run
- *   (cf__future_track_callbacks tells). Those are about to come back for
- *   more: counting them makes "wait for a result, submit again" reuse the
- *   same thread every time. A worker busy in a done-callback is not counted,
- *   so a callback that blocks on work submitted meanwhile never starves it.
- *   Workers only exit at shutdown, or when the pool breaks.
+ *   pending futures (queued and in slots) outnumber the idle workers plus
+ *   the other workers whose current future is already done, with no slots
+ *   left and no done-callbacks to run (cf__future_track_callbacks tells).
+ *   Those are about to come back for more: counting them makes "wait for a
+ *   result, submit again" reuse the same thread every time. A worker busy in
+ *   a done-callback is not counted, so a callback that blocks on work
+ *   submitted meanwhile never starves it. Each step that makes a worker
+ *   busy takes one pending future, so after every submit there are as many
+ *   idle (or finishing) workers as pending futures, or max_workers threads:
+ *   a task that waits for a later one completes while fewer than
+ *   max_workers tasks block. Workers only exit at shutdown, or when the
+ *   pool breaks.
  * - Wake-ups: a worker is busy (running a task), searching (idle and awake:
- *   spinning, or on its way to take the queue lock) or sleeping (on its own
- *   condition variable, in the sleeper stack). A searching worker always
- *   looks at the queue under the lock before it sleeps, so a submit signals a
- *   sleeper only when nobody is searching; a worker that takes a future and
- *   sees more queued wakes the next sleeper itself. Invariant at every
- *   unlock: queued > 0 and a sleeper exists => nsearching > 0. With busy or
- *   spinning workers a submit makes no system call at all. Idle workers spin
- *   for a short, bounded time before sleeping; at most half the CPUs spin.
+ *   spinning, stealing, or on its way to take the lock) or sleeping (on its
+ *   own condition variable, in the sleeper stack). Invariant at every unlock
+ *   of mu: work is pending (queued, or in any slot) and a sleeper exists =>
+ *   nsearching > 0. A worker looks at the queue and every worker's nlocal
+ *   under mu before it sleeps (slots are filled only under mu, so none is
+ *   missed); a submit wakes a sleeper only when nobody searches; a worker
+ *   that stops searching with work still pending wakes the next sleeper
+ *   itself. With busy or spinning workers a submit makes no system call.
+ * - An idle worker first spins for a bounded time (TP_SPIN_NS) watching the
+ *   shared queue, yielding the CPU between rounds, at most half the usable
+ *   CPUs at a time; then it steals, or sleeps. In a stream of tiny tasks the
+ *   queue refills within the spin, and taking from it is cheaper than
+ *   stealing from a busy worker; a worker stuck in a long task loses its
+ *   slots within the spin time. Spinning never holds a CPU that another
+ *   process wants for long, and an idle pool uses no CPU.
  * - Worker threads start with asynchronous signals blocked, so that signals
- *   sent to the process reach the application's own threads.
+ *   sent to the process reach the application's own threads. Threads are
+ *   named "<prefix>_<n>"; an unnamed pool's prefix is "cf-<pool>", pools
+ *   numbered in creation order (Linux keeps 15 bytes: "_<n>" is kept whole).
  * - Initializer: runs once per worker inside a failure context; it fails
  *   when it returns nonzero or calls cf_task_fail(). A failure breaks the
  *   pool: the queue is emptied and each of its futures fails with
  *   CF_EBROKEN, later submits fail too, and every worker exits once idle.
- * - Shutdown sets a flag and wakes every sleeper; workers drain the queue and
- *   exit. CF_SHUTDOWN_TERMINATE cannot stop a running thread: it cancels the
- *   queue, as CF_SHUTDOWN_CANCEL_FUTURES does. Waiting means waiting for the live worker count to reach zero
+ * - Shutdown sets a flag and wakes every sleeper; workers drain the queue
+ *   and the slots and exit. CF_SHUTDOWN_TERMINATE cannot stop a running
+ *   thread: it cancels what is pending, as CF_SHUTDOWN_CANCEL_FUTURES does.
+ *   Waiting means waiting for the live worker count to reach zero
  *   (pool->exit_cond). Threads are joined by cf_executor_free. Freed from one
  *   of its own workers, the pool detaches its threads and the last worker to
  *   exit frees it: after a worker's final unlock it never touches the pool.
+ * - The worker list only grows until the pool is freed; it is linked through
+ *   atomics so that stealers and spinners walk it without the lock.
  */
 #include "config.h"
 
@@ -62,11 +82,13 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "cpu_count.h"
 #include "error_priv.h"
 #include "executor_priv.h"
 #include "futex.h"
 #include "future_priv.h"
 #include "task_priv.h"
+#include "thread_pool_priv.h"
 
 #define TP_MAX_DEFAULT_WORKERS 32
 /* Linux thread names hold 15 bytes. */
@@ -74,30 +96,26 @@
 /* How long an idle worker spins before it sleeps. */
 #define TP_SPIN_NS 50000
 #define TP_SPIN_CHECKS 64
-/* The most futures a worker takes from the queue in one hold of the lock,
- * and how much work (by the running average of a task's duration) one batch
- * should hold: short tasks batch, long ones go one at a time, so that no task
- * waits behind a slow one while another worker idles. */
-#define TP_BATCH_MAX 32
-#define TP_BATCH_NS 20000
+/* A worker's local queue: the most futures it takes in one lock hold. */
+#define TP_LOCAL_MAX 32
 
 typedef struct tp_pool tp_pool;
 
 typedef struct tp_worker {
     tp_pool *pool;
     pthread_t thread;
-    struct tp_worker *next_worker;  /* pool->workers (mu) */
-    struct tp_worker *next_sleeper; /* pool->sleepers (mu) */
-    /* Futures taken from the queue in one lock hold and not started yet. The
-     * one that exchanges a slot to NULL owns its future (the executor's
-     * reference): the worker, to run it, or a cancelling shutdown. */
-    cf_future *_Atomic batch[TP_BATCH_MAX];
-    _Atomic size_t batch_left;      /* slots not yet claimed by the worker */
+    struct tp_worker *_Atomic next_worker; /* pool->workers: set once, before publication */
+    struct tp_worker *next_sleeper;        /* pool->sleepers (mu) */
+    /* The local queue: futures taken from the shared queue, not started. The
+     * one that exchanges a slot to NULL owns its future. Filled by the owner
+     * under mu, claimed by anyone. */
+    cf_future *_Atomic slot[TP_LOCAL_MAX];
+    _Atomic size_t nlocal; /* filled slots not yet claimed (may lag a claim) */
     /* The future it runs or has just run; alive until the worker clears this
      * under mu (it releases what it ran only after that). */
     cf_future *_Atomic current;
-    _Atomic bool in_callbacks;      /* completing `current` with callbacks to run */
-    bool woken;                     /* taken off the sleeper stack (mu) */
+    _Atomic bool in_callbacks; /* completing `current` with callbacks to run */
+    bool woken;                /* taken off the sleeper stack (mu) */
     pthread_cond_t wake_cond;
     char os_name[TP_OS_NAME_MAX + 1];
     char origin[]; /* "thread <prefix>_<n>" */
@@ -113,16 +131,15 @@ struct tp_pool {
     char *prefix;
 
     pthread_mutex_t mu;
-    cf_future *head, *tail;      /* the queue (mu) */
+    cf_future *head, *tail;      /* the shared queue (mu) */
     _Atomic size_t queued;       /* its length: written under mu, read by spinners */
-    _Atomic int64_t task_ns;     /* running average of a task's duration (approximate) */
     _Atomic bool closing;        /* shut down or broken: written under mu, read by spinners */
+    tp_worker *_Atomic workers;  /* every worker ever started: pushed under mu */
     size_t nthreads;             /* started and not exited (mu) */
     size_t nidle;                /* not running a task: searching or sleeping (mu) */
     size_t nsearching;           /* idle and awake (mu) */
     size_t nspinning;            /* searching in the spin loop (mu) */
     size_t next_index;           /* the next thread's <n> (mu) */
-    tp_worker *workers;          /* every worker ever started (mu) */
     tp_worker *sleepers;         /* stack of sleeping workers (mu) */
     pthread_cond_t exit_cond;    /* broadcast when nthreads reaches 0 */
     bool shutdown;               /* (mu) */
@@ -130,6 +147,9 @@ struct tp_pool {
     bool free_on_exit;           /* freed from a worker: the last one frees (mu) */
     char broken_msg[256];        /* "initializer failed: ..." (mu, fixed once broken) */
 };
+
+/* Unnamed pools so far: the next one's number in "cf-<pool>". */
+static _Atomic unsigned long tp_unnamed_pools;
 
 /* The worker the calling thread is, if any (for deadlock checks). */
 static _Thread_local tp_worker *tp_self;
@@ -141,12 +161,21 @@ static bool tp_is_own_worker(const tp_pool *pool)
 
 static size_t tp_default_max_workers(void)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t n = (cpus > 0 ? (size_t)cpus : 1) + 4;
+    size_t n = cf__cpu_count() + 4;
     return n < TP_MAX_DEFAULT_WORKERS ? n : TP_MAX_DEFAULT_WORKERS;
 }
 
-/* ---- Queue and wake-ups (all with mu held) ------------------------------------ */
+static tp_worker *tp_first_worker(const tp_pool *pool)
+{
+    return atomic_load_explicit(&((tp_pool *)pool)->workers, memory_order_acquire);
+}
+
+static tp_worker *tp_next_worker(const tp_worker *w)
+{
+    return atomic_load_explicit(&((tp_worker *)w)->next_worker, memory_order_acquire);
+}
+
+/* ---- The shared queue (mu held) -------------------------------------------------- */
 
 static void tp_set_queued(tp_pool *pool, size_t n)
 {
@@ -208,6 +237,88 @@ static void tp_unqueue(tp_pool *pool, cf_future *f)
     }
 }
 
+/* ---- Local queues (no lock needed) ------------------------------------------------ */
+
+static size_t tp_nlocal(tp_worker *w)
+{
+    return atomic_load_explicit(&w->nlocal, memory_order_acquire);
+}
+
+/* Claim slot i of w: its future (with the executor's reference), or NULL
+ * when it is empty or someone else claimed it. */
+static cf_future *tp_claim(tp_worker *w, size_t i)
+{
+    if (atomic_load_explicit(&w->slot[i], memory_order_relaxed) == NULL)
+        return NULL;
+    cf_future *f = atomic_exchange_explicit(&w->slot[i], NULL, memory_order_acq_rel);
+    if (f != NULL)
+        atomic_fetch_sub_explicit(&w->nlocal, 1, memory_order_release);
+    return f;
+}
+
+/* Futures waiting in the workers' slots (an upper bound). */
+static size_t tp_count_local(const tp_pool *pool)
+{
+    size_t n = 0;
+    for (tp_worker *w = tp_first_worker(pool); w != NULL; w = tp_next_worker(w))
+        n += tp_nlocal(w);
+    return n;
+}
+
+static bool tp_any_local(const tp_pool *pool)
+{
+    for (tp_worker *w = tp_first_worker(pool); w != NULL; w = tp_next_worker(w))
+        if (tp_nlocal(w) > 0)
+            return true;
+    return false;
+}
+
+/* Steal about half of the futures in another worker's slots, the newest
+ * first (the owner works from the oldest), into got[] oldest first: returns
+ * how many, 0 when there was none to take. */
+static size_t tp_steal(tp_pool *pool, tp_worker *self, cf_future **got)
+{
+    for (tp_worker *w = tp_first_worker(pool); w != NULL; w = tp_next_worker(w)) {
+        size_t avail = w == self ? 0 : tp_nlocal(w);
+        if (avail == 0)
+            continue;
+        size_t want = (avail + 1) / 2, n = 0;
+        for (size_t i = TP_LOCAL_MAX; i-- > 0 && n < want;) {
+            cf_future *f = tp_claim(w, i);
+            if (f != NULL)
+                got[n++] = f;
+        }
+        for (size_t i = 0; i < n / 2; i++) {
+            cf_future *t = got[i];
+            got[i] = got[n - 1 - i];
+            got[n - 1 - i] = t;
+        }
+        if (n > 0)
+            return n;
+    }
+    return 0;
+}
+
+/* Claim every future in every worker's slots: returned linked through next,
+ * oldest first per worker, each with the executor's reference. */
+static cf_future *tp_claim_all_local(tp_pool *pool)
+{
+    cf_future *list = NULL, **end = &list;
+    for (tp_worker *w = tp_first_worker(pool); w != NULL; w = tp_next_worker(w)) {
+        for (size_t i = 0; i < TP_LOCAL_MAX; i++) {
+            cf_future *f = tp_claim(w, i);
+            if (f != NULL) {
+                f->next = NULL;
+                *end = f;
+                end = &f->next;
+            }
+        }
+    }
+    return list;
+}
+
+/* ---- Wake-ups (mu held) ----------------------------------------------------------- */
+
 /* Take one sleeper off the stack, counted as searching from now on. The
  * caller signals its wake_cond, possibly after unlocking: the caller is
  * either inside a call on the pool or one of its live workers, so the pool
@@ -222,6 +333,17 @@ static tp_worker *tp_pop_sleeper(tp_pool *pool)
     return w;
 }
 
+/* The sleeper to wake (or NULL) when the caller has just stopped searching
+ * and `more` tells whether it left work pending besides the queue. */
+static tp_worker *tp_pass_on(tp_pool *pool, bool more)
+{
+    if (pool->nsearching > 0 || pool->sleepers == NULL)
+        return NULL;
+    if (pool->head == NULL && !more && !tp_any_local(pool))
+        return NULL;
+    return tp_pop_sleeper(pool);
+}
+
 /* Wake every sleeper (shutdown, broken pool). Signals under mu: a woken
  * worker could otherwise sleep again and relink itself while we walk. */
 static void tp_wake_all(tp_pool *pool)
@@ -230,7 +352,7 @@ static void tp_wake_all(tp_pool *pool)
         pthread_cond_signal(&tp_pop_sleeper(pool)->wake_cond);
 }
 
-/* Stop accepting work; workers drain the queue and exit. */
+/* Stop accepting work; workers drain the queues and exit. */
 static void tp_close(tp_pool *pool)
 {
     pool->shutdown = true;
@@ -239,36 +361,18 @@ static void tp_close(tp_pool *pool)
 }
 
 /* Workers other than the caller whose current future is already done, with
- * nothing else taken and no callback to run: they are about to come back for
- * more work. (mu held) */
+ * nothing left in their slots and no callback to run: they are about to
+ * come back for more work. (mu held) */
 static size_t tp_count_finishing(tp_pool *pool)
 {
     size_t n = 0;
-    for (tp_worker *w = pool->workers; w != NULL; w = w->next_worker) {
+    for (tp_worker *w = tp_first_worker(pool); w != NULL; w = tp_next_worker(w)) {
         cf_future *current = atomic_load_explicit(&w->current, memory_order_acquire);
         if (w != tp_self && current != NULL && cf__st_done(cf__future_st(current)) &&
-            atomic_load_explicit(&w->batch_left, memory_order_relaxed) == 0 &&
-            !atomic_load_explicit(&w->in_callbacks, memory_order_relaxed))
+            tp_nlocal(w) == 0 && !atomic_load_explicit(&w->in_callbacks, memory_order_relaxed))
             n++;
     }
     return n;
-}
-
-/* Claim every future that workers have taken but not started (mu held):
- * returned linked through next, each with the executor's reference. */
-static cf_future *tp_claim_batches(tp_pool *pool)
-{
-    cf_future *list = NULL;
-    for (tp_worker *w = pool->workers; w != NULL; w = w->next_worker) {
-        for (size_t i = 0; i < TP_BATCH_MAX; i++) {
-            cf_future *f = atomic_exchange_explicit(&w->batch[i], NULL, memory_order_acq_rel);
-            if (f != NULL) {
-                f->next = list;
-                list = f;
-            }
-        }
-    }
-    return list;
 }
 
 static void tp_release_all(cf_future **fs, size_t *n)
@@ -276,6 +380,18 @@ static void tp_release_all(cf_future **fs, size_t *n)
     for (size_t i = 0; i < *n; i++)
         cf_future_release(fs[i]);
     *n = 0;
+}
+
+/* Cancel and release every future of a list linked through next. */
+static void tp_cancel_list(cf_future *list)
+{
+    while (list != NULL) {
+        cf_future *f = list;
+        list = f->next;
+        f->next = NULL;
+        cf_future_cancel(f);
+        cf_future_release(f);
+    }
 }
 
 /* ---- Workers ------------------------------------------------------------------- */
@@ -300,6 +416,11 @@ static int tp_spawn(tp_pool *pool)
         return rc;
     }
     w->pool = pool;
+    for (size_t i = 0; i < TP_LOCAL_MAX; i++)
+        atomic_init(&w->slot[i], NULL);
+    atomic_init(&w->nlocal, 0);
+    atomic_init(&w->current, NULL);
+    atomic_init(&w->in_callbacks, false);
     snprintf(w->origin, origin_size, "thread %s_%zu", pool->prefix, index);
     /* Keep "_<n>" whole when the name is too long: drop the prefix's end. */
     char suffix[24];
@@ -312,6 +433,8 @@ static int tp_spawn(tp_pool *pool)
     memcpy(w->os_name, pool->prefix, keep);
     memcpy(w->os_name + keep, suffix, suffix_len);
     w->os_name[keep + suffix_len] = '\0';
+    /* Published before the thread starts: stealers may walk to it at once. */
+    atomic_init(&w->next_worker, tp_first_worker(pool));
 
     /* The new thread inherits this mask: every signal blocked, except those
      * the CPU raises synchronously. */
@@ -328,9 +451,8 @@ static int tp_spawn(tp_pool *pool)
         cf__free(w);
         return -rc;
     }
+    atomic_store_explicit(&pool->workers, w, memory_order_release);
     pool->next_index++;
-    w->next_worker = pool->workers;
-    pool->workers = w;
     pool->nthreads++;
     pool->nidle++;
     if (pool->initializer == NULL)
@@ -388,10 +510,11 @@ static bool tp_run_initializer(tp_worker *w)
     return false;
 }
 
-/* Spin, without the lock, until work arrives, the pool closes, or time runs
- * out. It yields the CPU between rounds: the thread it has just woken (a
- * caller waiting for a result) is often queued on this very CPU, and must not
- * wait for the spin to end. */
+/* Spin, without the lock, until work is queued, the pool closes, or time
+ * runs out (then the caller steals, or sleeps). It yields the CPU between
+ * rounds: the thread it has just woken (a caller waiting for a result) is
+ * often queued on this very CPU, and must not wait for the spin to end; nor
+ * must another process's thread. */
 static void tp_spin(tp_pool *pool)
 {
     int64_t until = cf__now_ns() + TP_SPIN_NS;
@@ -407,8 +530,8 @@ static void tp_spin(tp_pool *pool)
 
 static void tp_destroy(tp_pool *pool)
 {
-    for (tp_worker *w = pool->workers, *next; w != NULL; w = next) {
-        next = w->next_worker;
+    for (tp_worker *w = tp_first_worker(pool), *next; w != NULL; w = next) {
+        next = tp_next_worker(w);
         pthread_cond_destroy(&w->wake_cond);
         cf__free(w);
     }
@@ -416,6 +539,31 @@ static void tp_destroy(tp_pool *pool)
     pthread_mutex_destroy(&pool->mu);
     cf__free(pool->prefix);
     cf__free(pool);
+}
+
+/* Run f (claimed, with the executor's reference) as w's current future; the
+ * reference goes to finished[], released later. */
+static void tp_run(tp_worker *w, cf_future *f, cf_future **finished, size_t *nfinished)
+{
+    atomic_store_explicit(&w->current, f, memory_order_release);
+    if (cf_future_set_running(f) == 0)
+        cf__task_run(f, w->origin);
+    finished[(*nfinished)++] = f;
+}
+
+/* Fill w's slots (all empty) with n futures (mu held): from fs[], or when
+ * fs is NULL, a fair share of the queue (n is then computed). Returns n. */
+static size_t tp_fill_local(tp_pool *pool, tp_worker *w, cf_future **fs, size_t n)
+{
+    if (fs == NULL) {
+        n = tp_queued(pool) / pool->nthreads;
+        n = n < 1 ? 1 : n > TP_LOCAL_MAX ? TP_LOCAL_MAX : n;
+    }
+    atomic_fetch_add_explicit(&w->nlocal, n, memory_order_relaxed);
+    for (size_t i = 0; i < n; i++)
+        atomic_store_explicit(&w->slot[i], fs != NULL ? fs[i] : tp_dequeue(pool),
+                              memory_order_release);
+    return n;
 }
 
 static void *tp_worker_main(void *arg)
@@ -427,48 +575,57 @@ static void *tp_worker_main(void *arg)
     pthread_setname_np(pthread_self(), w->os_name);
 
     bool ready = pool->initializer == NULL || tp_run_initializer(w);
-    cf_future *finished[TP_BATCH_MAX]; /* run; the executor's references still to release */
+    cf_future *finished[TP_LOCAL_MAX]; /* run; the executor's references still to release */
     size_t nfinished = 0;
     pthread_mutex_lock(&pool->mu);
     if (pool->initializer != NULL)
         pool->nsearching++;
     /* From here on (and at the top of the loop) this worker is counted idle
-     * and searching. */
+     * and searching, with its slots all claimed. */
+    bool spun = false; /* spun since it last found work */
     while (ready) {
+        size_t n = 0;
         if (pool->head != NULL) {
-            /* Take a fair share of the queue, so that one lock hold feeds
-             * several tasks when there is a backlog. */
-            size_t n = tp_queued(pool) / pool->nthreads;
-            int64_t task_ns = atomic_load_explicit(&pool->task_ns, memory_order_relaxed);
-            if (task_ns > 0 && n > (size_t)(TP_BATCH_NS / task_ns))
-                n = (size_t)(TP_BATCH_NS / task_ns);
-            n = n < 1 ? 1 : n > TP_BATCH_MAX ? TP_BATCH_MAX : n;
-            for (size_t i = 0; i < n; i++)
-                atomic_store_explicit(&w->batch[i], tp_dequeue(pool), memory_order_relaxed);
-            atomic_store_explicit(&w->batch_left, n, memory_order_relaxed);
+            n = tp_fill_local(pool, w, NULL, 0);
+        } else if (!spun && pool->nspinning < pool->spin_limit && !pool->shutdown &&
+                   !pool->broken) {
+            /* First wait a little for the queue: in a stream of tiny tasks
+             * it refills at once, and taking from it costs less than
+             * stealing from a busy worker. */
+            pool->nspinning++;
+            pthread_mutex_unlock(&pool->mu);
+            tp_release_all(finished, &nfinished);
+            tp_spin(pool);
+            pthread_mutex_lock(&pool->mu);
+            pool->nspinning--;
+            spun = true;
+            continue;
+        } else if (tp_any_local(pool)) {
+            cf_future *stolen[TP_LOCAL_MAX];
+            pthread_mutex_unlock(&pool->mu);
+            size_t nstolen = tp_steal(pool, w, stolen);
+            if (nstolen == 0)
+                sched_yield(); /* a claim under way: let it finish */
+            pthread_mutex_lock(&pool->mu);
+            if (nstolen == 0)
+                continue; /* someone else claimed them: look again */
+            /* Into this worker's slots, where others may steal them back. */
+            n = tp_fill_local(pool, w, stolen, nstolen);
+        }
+        if (n > 0) {
+            spun = false;
             pool->nidle--;
             pool->nsearching--;
-            tp_worker *next = NULL;
-            if (pool->head != NULL && pool->nsearching == 0 && pool->sleepers != NULL)
-                next = tp_pop_sleeper(pool);
+            tp_worker *next = tp_pass_on(pool, n > 1);
             pthread_mutex_unlock(&pool->mu);
             if (next != NULL)
                 pthread_cond_signal(&next->wake_cond);
             tp_release_all(finished, &nfinished);
-            int64_t started = cf__now_ns();
             for (size_t i = 0; i < n; i++) {
-                cf_future *f = atomic_exchange_explicit(&w->batch[i], NULL, memory_order_acq_rel);
-                atomic_fetch_sub_explicit(&w->batch_left, 1, memory_order_relaxed);
-                if (f == NULL)
-                    continue; /* a shutdown cancelled it */
-                atomic_store_explicit(&w->current, f, memory_order_release);
-                if (cf_future_set_running(f) == 0)
-                    cf__task_run(f, w->origin);
-                finished[nfinished++] = f;
+                cf_future *f = tp_claim(w, i);
+                if (f != NULL) /* else stolen, or claimed by a cancelling shutdown */
+                    tp_run(w, f, finished, &nfinished);
             }
-            int64_t per_task = (cf__now_ns() - started) / (int64_t)n;
-            atomic_store_explicit(&pool->task_ns, (task_ns * 7 + per_task) / 8,
-                                  memory_order_relaxed);
             pthread_mutex_lock(&pool->mu);
             atomic_store_explicit(&w->current, NULL, memory_order_relaxed);
             pool->nidle++;
@@ -477,16 +634,7 @@ static void *tp_worker_main(void *arg)
         }
         if (pool->shutdown || pool->broken)
             break;
-        if (pool->nspinning < pool->spin_limit) {
-            pool->nspinning++;
-            pthread_mutex_unlock(&pool->mu);
-            tp_release_all(finished, &nfinished);
-            tp_spin(pool);
-            pthread_mutex_lock(&pool->mu);
-            pool->nspinning--;
-            if (pool->head != NULL || pool->shutdown || pool->broken)
-                continue;
-        } else if (nfinished > 0) {
+        if (nfinished > 0) {
             pthread_mutex_unlock(&pool->mu);
             tp_release_all(finished, &nfinished);
             pthread_mutex_lock(&pool->mu);
@@ -499,6 +647,7 @@ static void *tp_worker_main(void *arg)
         pool->sleepers = w;
         while (!w->woken)
             pthread_cond_wait(&w->wake_cond, &pool->mu);
+        spun = false;
     }
 
     pool->nidle--;
@@ -536,16 +685,20 @@ static int tp_submit(cf_executor *ex, cf_future *f, const cf_submit_options *opt
         goto refused;
     }
     tp_enqueue(pool, cf_future_retain(f));
-    size_t queued = tp_queued(pool);
-    if (queued > pool->nidle && pool->nthreads < pool->max_workers &&
-        queued > pool->nidle + tp_count_finishing(pool)) {
-        rc = tp_spawn(pool);
-        if (rc != 0 && pool->nthreads == 0) {
-            /* Nobody could ever run it: take it back. */
-            tp_unqueue(pool, f);
-            pthread_mutex_unlock(&pool->mu);
-            cf_future_release(f);
-            return cf__fail(rc, "cf_submit: cannot start a worker thread: %s", cf_strerror(rc));
+    if (pool->nthreads < pool->max_workers) {
+        size_t pending = tp_queued(pool);
+        if (pending <= pool->nidle)
+            pending += tp_count_local(pool);
+        if (pending > pool->nidle && pending > pool->nidle + tp_count_finishing(pool)) {
+            rc = tp_spawn(pool);
+            if (rc != 0 && pool->nthreads == 0) {
+                /* Nobody could ever run it: take it back. */
+                tp_unqueue(pool, f);
+                pthread_mutex_unlock(&pool->mu);
+                cf_future_release(f);
+                return cf__fail(rc, "cf_submit: cannot start a worker thread: %s",
+                                cf_strerror(rc));
+            }
         }
     }
     tp_worker *wake = NULL;
@@ -571,23 +724,13 @@ static int tp_shutdown(cf_executor *ex, unsigned flags, double timeout)
     tp_close(pool);
     /* Threads cannot be stopped: terminating only cancels what is pending. */
     bool cancel = flags & (CF_SHUTDOWN_CANCEL_FUTURES | CF_SHUTDOWN_TERMINATE);
-    cf_future *cancelled = NULL;
-    if (cancel) {
-        /* What workers took but did not start is pending too: first, so
-         * that the order of the queue is kept. */
-        cancelled = tp_claim_batches(pool);
-        cf_future **end = &cancelled;
-        while (*end != NULL)
-            end = &(*end)->next;
-        *end = tp_take_all(pool);
-    }
+    cf_future *queue = cancel ? tp_take_all(pool) : NULL;
     pthread_mutex_unlock(&pool->mu);
-    while (cancelled != NULL) {
-        cf_future *f = cancelled;
-        cancelled = f->next;
-        f->next = NULL;
-        cf_future_cancel(f);
-        cf_future_release(f);
+    if (cancel) {
+        /* What workers took but did not start is pending too: first, as it
+         * was submitted first. */
+        tp_cancel_list(tp_claim_all_local(pool));
+        tp_cancel_list(queue);
     }
 
     if (!(flags & CF_SHUTDOWN_WAIT))
@@ -603,8 +746,8 @@ static int tp_shutdown(cf_executor *ex, unsigned flags, double timeout)
             pool->nthreads > 0) {
             rc = cf__fail(CF_ETIMEDOUT,
                           "cf_executor_shutdown: %zu worker(s) still running, %zu future(s) "
-                          "queued",
-                          pool->nthreads, tp_queued(pool));
+                          "pending",
+                          pool->nthreads, tp_queued(pool) + tp_count_local(pool));
             break;
         }
     }
@@ -621,14 +764,14 @@ static void tp_free(cf_executor *ex)
         pthread_mutex_lock(&pool->mu);
         tp_close(pool);
         pool->free_on_exit = true;
-        for (tp_worker *w = pool->workers; w != NULL; w = w->next_worker)
+        for (tp_worker *w = tp_first_worker(pool); w != NULL; w = tp_next_worker(w))
             pthread_detach(w->thread);
         pthread_mutex_unlock(&pool->mu);
         return;
     }
     tp_shutdown(ex, CF_SHUTDOWN_WAIT, CF_FOREVER);
     /* Every worker has exited its loop; none starts any more. */
-    for (tp_worker *w = pool->workers; w != NULL; w = w->next_worker)
+    for (tp_worker *w = tp_first_worker(pool); w != NULL; w = tp_next_worker(w))
         pthread_join(w->thread, NULL);
     tp_destroy(pool);
 }
@@ -653,6 +796,13 @@ static const cf__executor_ops tp_ops = {
     .is_own_thread = tp_is_own_thread,
 };
 
+size_t cf__thread_pool_local(cf_executor *ex)
+{
+    if (ex == NULL || ex->ops != &tp_ops)
+        return 0;
+    return tp_count_local((tp_pool *)ex);
+}
+
 int cf_thread_pool_new(cf_executor **out, const cf_thread_pool_options *opts)
 {
     if (out == NULL)
@@ -667,13 +817,20 @@ int cf_thread_pool_new(cf_executor **out, const cf_thread_pool_options *opts)
         return cf__fail(-ENOMEM, "cf_thread_pool_new: out of memory");
     pool->base.ops = &tp_ops;
     pool->max_workers = opts->max_workers > 0 ? opts->max_workers : tp_default_max_workers();
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    pool->spin_limit = cpus > 1 ? (size_t)cpus / 2 : 0;
+    pool->spin_limit = cf__cpu_count() / 2;
     pool->initializer = opts->initializer;
     pool->initializer_arg = opts->initializer_arg;
-    pool->prefix = cf__strdup(opts->thread_name_prefix != NULL ? opts->thread_name_prefix : "cf");
+    if (opts->thread_name_prefix != NULL) {
+        pool->prefix = cf__strdup(opts->thread_name_prefix);
+    } else {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "cf-%lu",
+                 atomic_fetch_add_explicit(&tp_unnamed_pools, 1, memory_order_relaxed));
+        pool->prefix = cf__strdup(prefix);
+    }
     atomic_init(&pool->queued, 0);
     atomic_init(&pool->closing, false);
+    atomic_init(&pool->workers, NULL);
     if (pool->prefix == NULL) {
         cf__free(pool);
         return cf__fail(-ENOMEM, "cf_thread_pool_new: out of memory");

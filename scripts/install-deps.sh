@@ -12,6 +12,7 @@ check
 libjemalloc-dev
 libmsgpack-dev
 libglib2.0-dev
+libtbb-dev libuv1-dev libboost-dev
 valgrind libc6-dbg
 clang libclang-rt-14-dev
 lcov

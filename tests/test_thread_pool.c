@@ -2,7 +2,10 @@
  * when, their names, initializers and broken pools, shutdown (waiting,
  * cancelling, with a time limit, from inside the pool), freeing from inside
  * the pool, tasks and callbacks that submit work, futures that outlive the
- * pool, concurrent submitters and fire-and-forget work.
+ * pool, concurrent submitters and fire-and-forget work; scheduling (quick
+ * tasks never wait behind a blocked one while a worker idles, a task may
+ * wait for the next one submitted, futures taken but not started stay
+ * cancellable), defaults from the CPUs the process may use.
  *
  * Tasks that must stay running hold their worker on a "gate": a user future
  * the test completes when it wants them to finish. Tests wait on events (a
@@ -13,15 +16,20 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cfutures.h>
 
+#include "cpu_count.h"
 #include "support.h"
+#include "thread_pool_priv.h"
 
 /* ---- Tasks ------------------------------------------------------------------------ */
 
@@ -150,14 +158,31 @@ static bool probe_saw_name(probe *p, const char *name)
     return false;
 }
 
+/* Whether `name` is "cf-<pool>_<n>": the name of an unnamed pool's thread n.
+ * The pool's number is stored in *pool when pool is not NULL. */
+static bool unnamed_worker_of(const char *name, size_t n, unsigned long *pool)
+{
+    unsigned long p, got;
+    int end = 0;
+    if (sscanf(name, "cf-%lu_%lu%n", &p, &got, &end) != 2 || name[end] != '\0' || got != n)
+        return false;
+    if (pool != NULL)
+        *pool = p;
+    return true;
+}
+
+static bool is_unnamed_worker(const char *name, size_t n)
+{
+    return unnamed_worker_of(name, n, NULL);
+}
+
 /* ---- Worker count and reuse -------------------------------------------------------- */
 
 START_TEST(thread_pool_new_and_defaults)
 {
     ck_assert_int_eq(cf_thread_pool_new(NULL, NULL), CF_EINVAL);
     cf_executor *ex = new_thread_pool(NULL);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t want = (size_t)(cpus > 0 ? cpus : 1) + 4;
+    size_t want = cf__cpu_count() + 4;
     if (want > 32)
         want = 32;
     ck_assert_uint_eq(cf_executor_max_workers(ex), want);
@@ -239,7 +264,7 @@ START_TEST(thread_pool_reuses_idle_worker)
     ck_assert_int_eq(cf_submit(&f, ex, my_thread_name), 0);
     const char *name = NULL;
     ck_assert_int_eq(cf_future_result(f, &name, DEADLINE_S), 0);
-    ck_assert_str_eq(name, "cf_0");
+    ck_assert(is_unnamed_worker(name, 0));
     cf_future_release(f);
     cf_executor_free(ex);
 }
@@ -437,7 +462,8 @@ START_TEST(thread_pool_initializer_failure_breaks_pool)
         ck_assert_ptr_nonnull(e);
         ck_assert_int_eq(e->code, CF_EBROKEN);
         ck_assert_str_eq(e->message, "initializer failed: no database");
-        ck_assert_str_eq(e->origin, "thread cf_0");
+        ck_assert_msg(strncmp(e->origin, "thread ", 7) == 0 && is_unnamed_worker(e->origin + 7, 0),
+                      "origin %s", e->origin);
         ck_assert_str_eq(e->task, "answer");
         /* Each future has its own error. */
         for (int j = 0; j < i; j++)
@@ -919,14 +945,14 @@ START_TEST(thread_pool_futures_outlive_pool)
     for (int i = 0; i < 6; i++) {
         const char *name = NULL;
         ck_assert_int_eq(cf_future_result(names[i], &name, 0.0), 0);
-        ck_assert_msg(strcmp(name, "cf_0") == 0 || strcmp(name, "cf_1") == 0, "name %s", name);
+        ck_assert_msg(is_unnamed_worker(name, 0) || is_unnamed_worker(name, 1), "name %s", name);
         cf_future_release(names[i]);
     }
     ck_assert_int_eq(cf_future_result(failed, NULL, 0.0), CF_ETASK);
     const cf_error *e = cf_future_error(failed);
     ck_assert_int_eq(e->detail, 9);
     ck_assert_str_eq(e->message, "failed with 9");
-    ck_assert_ptr_nonnull(strstr(e->origin, "thread cf_"));
+    ck_assert_ptr_nonnull(strstr(e->origin, "thread cf-"));
     cf_future_release(failed);
     ck_assert_int_eq(atomic_load(&p.started), 1);
     probe_destroy(&p);
@@ -1066,6 +1092,366 @@ START_TEST(thread_pool_thread_creation_failure)
 }
 END_TEST
 
+/* ---- Scheduling: no future waits behind a running one while a worker idles ------- */
+
+/* An initializer that holds each worker until the gate `arg` opens, so that
+ * a test can queue work before any worker looks at the queue. */
+static int wait_for_gate(void *arg)
+{
+    return cf_future_wait((cf_future *)arg, DEADLINE_S) == 0 ? 0 : 1;
+}
+
+/* A pool of two whose workers wait for init_gate before they take work. */
+static cf_executor *new_held_pool(cf_future *init_gate, size_t max_workers)
+{
+    return new_thread_pool(&(cf_thread_pool_options){
+        .max_workers = max_workers, .initializer = wait_for_gate, .initializer_arg = init_gate});
+}
+
+enum { QUICK = 10 };
+
+/* Submit one task held on `blocked` and QUICK quick ones behind it. */
+static void submit_blocked_and_quick(cf_executor *ex, probe *blocked, cf_future **block,
+                                     cf_future **quick)
+{
+    ck_assert_int_eq(cf_submit(block, ex, gated, blocked), 0);
+    for (int i = 0; i < QUICK; i++)
+        ck_assert_int_eq(cf_submit(&quick[i], ex, answer), 0);
+}
+
+/* Every quick task completes while the blocked one still blocks; then its
+ * gate opens and it completes too. Releases the futures. */
+static void expect_quick_pass_blocked(probe *blocked, cf_future *block, cf_future **quick)
+{
+    for (int i = 0; i < QUICK; i++) {
+        int r = 0;
+        ck_assert_msg(cf_future_result(quick[i], &r, DEADLINE_S) == 0,
+                      "quick task %d stayed behind the blocked one", i);
+        ck_assert_int_eq(r, 42);
+        cf_future_release(quick[i]);
+    }
+    ck_assert(EVENTUALLY(atomic_load(&blocked->started) == 1));
+    ck_assert(!cf_future_done(block));
+    open_gate(blocked->gate);
+    int r = 0;
+    ck_assert_int_eq(cf_future_result(block, &r, DEADLINE_S), 0);
+    ck_assert_int_eq(r, 1);
+    cf_future_release(block);
+}
+
+START_TEST(thread_pool_quick_tasks_pass_blocked_one_fresh)
+{
+    /* As submitted, on a fresh pool. */
+    cf_executor *ex = new_thread_pool_of(2);
+    probe p;
+    probe_init(&p);
+    cf_future *block, *quick[QUICK];
+    submit_blocked_and_quick(ex, &p, &block, quick);
+    expect_quick_pass_blocked(&p, block, quick);
+    cf_executor_free(ex);
+    probe_destroy(&p);
+
+    /* All queued before either worker looks: the first takes the blocked
+     * task with a share of the quick ones. */
+    cf_future *init_gate = new_future();
+    ex = new_held_pool(init_gate, 2);
+    probe_init(&p);
+    submit_blocked_and_quick(ex, &p, &block, quick);
+    open_gate(init_gate);
+    expect_quick_pass_blocked(&p, block, quick);
+    cf_executor_free(ex);
+    cf_future_release(init_gate);
+    probe_destroy(&p);
+}
+END_TEST
+
+START_TEST(thread_pool_quick_tasks_pass_blocked_one_warmed)
+{
+    enum { WARM_UP = 20000 };
+    cf_executor *ex = new_thread_pool_of(2);
+    for (int i = 0; i < WARM_UP; i++) {
+        cf_future *f;
+        ck_assert_int_eq(cf_submit(&f, ex, count_one), 0);
+        cf_future_release(f);
+    }
+    ck_assert(EVENTUALLY(atomic_load(&counted) == WARM_UP));
+
+    /* Both workers busy while the work queues up; then both come back to a
+     * queue of eleven, the blocked task first. */
+    probe hold, p;
+    probe_init(&hold);
+    probe_init(&p);
+    cf_future *held[2], *block, *quick[QUICK];
+    submit_gated(ex, &hold, held, 2, 2);
+    submit_blocked_and_quick(ex, &p, &block, quick);
+    open_gate(hold.gate);
+    expect_quick_pass_blocked(&p, block, quick);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(cf_future_wait(held[i], DEADLINE_S), 0);
+        cf_future_release(held[i]);
+    }
+    cf_executor_free(ex);
+    probe_destroy(&hold);
+    probe_destroy(&p);
+}
+END_TEST
+
+/* Returns 1 when `f` completes in time. */
+static int wait_for(cf_future *f)
+{
+    return cf_future_wait(f, DEADLINE_S) == 0 && cf_future_done(f);
+}
+CF_TASK(int, wait_for, cf_future *);
+
+static int open_it(cf_future *gate)
+{
+    return cf_future_set_result(gate, 1) == 0;
+}
+CF_TASK(int, open_it, cf_future *);
+
+/* X waits for Y, submitted right after it; `extra` quick tasks follow. */
+static void check_waits_for_next(cf_executor *ex, int extra)
+{
+    cf_future *gate = new_future();
+    cf_future *x, *y, *more[8];
+    ck_assert_int_le(extra, 8);
+    ck_assert_int_eq(cf_submit(&x, ex, wait_for, gate), 0);
+    ck_assert_int_eq(cf_submit(&y, ex, open_it, gate), 0);
+    for (int i = 0; i < extra; i++)
+        ck_assert_int_eq(cf_submit(&more[i], ex, answer), 0);
+    int r = 0;
+    ck_assert_int_eq(cf_future_result(y, &r, DEADLINE_S), 0);
+    ck_assert_int_eq(r, 1);
+    ck_assert_int_eq(cf_future_result(x, &r, DEADLINE_S), 0);
+    ck_assert_msg(r == 1, "the task never saw the one submitted after it");
+    for (int i = 0; i < extra; i++) {
+        ck_assert_int_eq(cf_future_wait(more[i], DEADLINE_S), 0);
+        cf_future_release(more[i]);
+    }
+    cf_future_release(x);
+    cf_future_release(y);
+    cf_future_release(gate);
+}
+
+START_TEST(thread_pool_task_waits_for_next_submitted)
+{
+    /* Fresh pool of two. */
+    cf_executor *ex = new_thread_pool_of(2);
+    check_waits_for_next(ex, 0);
+    cf_executor_free(ex);
+
+    /* Both queued before a worker looks, with more behind them: one worker
+     * takes the waiting task and the next ones in one batch. */
+    cf_future *init_gate = new_future();
+    ex = new_held_pool(init_gate, 2);
+    probe hold;
+    probe_init(&hold);
+    cf_future *held[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(cf_submit(&held[i], ex, gated, &hold), 0);
+    open_gate(init_gate);
+    ck_assert(EVENTUALLY(atomic_load(&hold.started) == 2));
+    /* Both busy: X, Y and four more queue up, then both come back. */
+    cf_future *gate = new_future();
+    cf_future *x, *y, *more[4];
+    ck_assert_int_eq(cf_submit(&x, ex, wait_for, gate), 0);
+    ck_assert_int_eq(cf_submit(&y, ex, open_it, gate), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(cf_submit(&more[i], ex, answer), 0);
+    open_gate(hold.gate);
+    int r = 0;
+    ck_assert_int_eq(cf_future_result(x, &r, DEADLINE_S), 0);
+    ck_assert_msg(r == 1, "the task never saw the one submitted after it");
+    ck_assert_int_eq(cf_future_wait(y, DEADLINE_S), 0);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(cf_future_wait(more[i], DEADLINE_S), 0);
+        cf_future_release(more[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(cf_future_wait(held[i], DEADLINE_S), 0);
+        cf_future_release(held[i]);
+    }
+    cf_future_release(x);
+    cf_future_release(y);
+    cf_future_release(gate);
+    cf_executor_free(ex);
+    cf_future_release(init_gate);
+    probe_destroy(&hold);
+
+    /* A pool of three with one task blocked for the whole test. */
+    ex = new_thread_pool_of(3);
+    probe_init(&hold);
+    cf_future *blocked;
+    submit_gated(ex, &hold, &blocked, 1, 1);
+    check_waits_for_next(ex, 3);
+    open_gate(hold.gate);
+    ck_assert_int_eq(cf_future_wait(blocked, DEADLINE_S), 0);
+    cf_future_release(blocked);
+    cf_executor_free(ex);
+    probe_destroy(&hold);
+}
+END_TEST
+
+/* Futures a worker took into its local queue but did not start are still
+ * pending: cf_future_cancel and a cancelling shutdown both cancel them. */
+static void check_cancel_taken_futures(unsigned shutdown_flags)
+{
+    cf_future *init_gate = new_future();
+    cf_executor *ex = new_held_pool(init_gate, 1);
+    probe p;
+    probe_init(&p);
+    cf_future *block, *taken[3];
+    ck_assert_int_eq(cf_submit(&block, ex, gated, &p), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(cf_submit(&taken[i], ex, count_one), 0);
+    /* The one worker takes all four in one batch (a fair share of four for
+     * one worker) and starts the first. */
+    open_gate(init_gate);
+    ck_assert(EVENTUALLY(atomic_load(&p.started) == 1));
+    ck_assert_uint_eq(cf__thread_pool_local(ex), 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(cf_future_state_of(taken[i]), CF_FUTURE_PENDING);
+
+    ck_assert(cf_future_cancel(taken[0]));
+    ck_assert(cf_future_cancelled(taken[0]));
+    ck_assert_int_eq(cf_executor_shutdown(ex, shutdown_flags, 0), 0);
+    /* The shutdown claimed them from the worker's queue, before returning. */
+    ck_assert(cf_future_cancelled(taken[1]));
+    ck_assert(cf_future_cancelled(taken[2]));
+    ck_assert_uint_eq(cf__thread_pool_local(ex), 0);
+    ck_assert(!cf_future_done(block));
+
+    open_gate(p.gate);
+    int r = 0;
+    ck_assert_int_eq(cf_future_result(block, &r, DEADLINE_S), 0);
+    ck_assert_int_eq(r, 1);
+    cf_executor_free(ex);
+    ck_assert_int_eq(atomic_load(&counted), 0);
+    cf_future_release(block);
+    for (int i = 0; i < 3; i++)
+        cf_future_release(taken[i]);
+    cf_future_release(init_gate);
+    probe_destroy(&p);
+}
+
+START_TEST(thread_pool_cancel_taken_not_started)
+{
+    check_cancel_taken_futures(CF_SHUTDOWN_CANCEL_FUTURES);
+}
+END_TEST
+
+START_TEST(thread_pool_terminate_cancels_taken_not_started)
+{
+    check_cancel_taken_futures(CF_SHUTDOWN_TERMINATE);
+}
+END_TEST
+
+/* ---- Defaults from the CPUs the process may use ----------------------------------- */
+
+START_TEST(thread_pool_defaults_follow_affinity)
+{
+    cpu_set_t saved, one;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof saved, &saved), 0);
+    int cpu = 0;
+    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &saved))
+        cpu++;
+    ck_assert_int_lt(cpu, CPU_SETSIZE);
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+
+    ck_assert_uint_eq(cf__cpu_count(), 1);
+    cf_executor *ex = new_thread_pool(NULL);
+    ck_assert_uint_eq(cf_executor_max_workers(ex), 1 + 4);
+    cf_executor_free(ex);
+    cf_executor *pp = NULL;
+    ck_assert_int_eq(cf_process_pool_new(&pp, NULL), 0);
+    ck_assert_uint_eq(cf_executor_max_workers(pp), 1);
+    cf_executor_free(pp);
+
+    /* Back to the whole mask (tests may share this process). */
+    ck_assert_int_eq(sched_setaffinity(0, sizeof saved, &saved), 0);
+    size_t all = (size_t)CPU_COUNT(&saved);
+    ck_assert_uint_ge(all, cf__cpu_count());
+    ck_assert_uint_ge(cf__cpu_count(), 1);
+}
+END_TEST
+
+START_TEST(thread_pool_cgroup_cpu_max)
+{
+    ck_assert_uint_eq(cf__cpu_max_parse("max 100000\n"), 0);
+    ck_assert_uint_eq(cf__cpu_max_parse("max"), 0);
+    ck_assert_uint_eq(cf__cpu_max_parse("200000 100000\n"), 2);
+    ck_assert_uint_eq(cf__cpu_max_parse("150000 100000"), 2);
+    ck_assert_uint_eq(cf__cpu_max_parse("50000 100000"), 1);
+    ck_assert_uint_eq(cf__cpu_max_parse("400000 50000"), 8);
+    ck_assert_uint_eq(cf__cpu_max_parse("300000"), 3);
+    ck_assert_uint_eq(cf__cpu_max_parse(""), 0);
+    ck_assert_uint_eq(cf__cpu_max_parse("-1 100000"), 0);
+    ck_assert_uint_eq(cf__cpu_max_parse("100000 0"), 0);
+    ck_assert_uint_eq(cf__cpu_max_parse("lots 100000"), 0);
+    ck_assert_uint_eq(cf__cpu_max_parse("100000 100000 junk"), 0);
+    ck_assert_uint_eq(cf__cpu_max_parse(NULL), 0);
+
+    /* A hierarchy: the lowest limit on the way up counts. */
+    char root[] = "/tmp/cf-cgroup-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    char path[256];
+    snprintf(path, sizeof path, "%s/a", root);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/a/b", root);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_uint_eq(cf__cpu_max_walk(root, "/a/b"), 0);
+    const struct {
+        const char *file, *text;
+    } files[] = {{"a/b/cpu.max", "max 100000\n"}, {"a/cpu.max", "300000 100000\n"},
+                 {"cpu.max", "500000 100000\n"}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", root, files[i].file);
+        FILE *out = fopen(path, "w");
+        ck_assert_ptr_nonnull(out);
+        fputs(files[i].text, out);
+        ck_assert_int_eq(fclose(out), 0);
+    }
+    ck_assert_uint_eq(cf__cpu_max_walk(root, "/a/b"), 3);
+    ck_assert_uint_eq(cf__cpu_max_walk(root, "/a/b/"), 3);
+    ck_assert_uint_eq(cf__cpu_max_walk(root, "/"), 5);
+    snprintf(path, sizeof path, "%s/a/b/cpu.max", root);
+    ck_assert_uint_eq(cf__cpu_max_read(path), 0);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", root, files[i].file);
+        ck_assert_int_eq(unlink(path), 0);
+    }
+    snprintf(path, sizeof path, "%s/a/b", root);
+    ck_assert_int_eq(rmdir(path), 0);
+    snprintf(path, sizeof path, "%s/a", root);
+    ck_assert_int_eq(rmdir(path), 0);
+    ck_assert_int_eq(rmdir(root), 0);
+}
+END_TEST
+
+/* Threads of two unnamed pools: "cf-<pool>_<n>", the pools numbered apart. */
+START_TEST(thread_pool_unnamed_pools_name_threads_apart)
+{
+    cf_executor *a = new_thread_pool(NULL), *b = new_thread_pool(NULL);
+    cf_future *fa, *fb;
+    ck_assert_int_eq(cf_submit(&fa, a, my_thread_name), 0);
+    ck_assert_int_eq(cf_submit(&fb, b, my_thread_name), 0);
+    const char *na = NULL, *nb = NULL;
+    ck_assert_int_eq(cf_future_result(fa, &na, DEADLINE_S), 0);
+    ck_assert_int_eq(cf_future_result(fb, &nb, DEADLINE_S), 0);
+    unsigned long pa, pb;
+    ck_assert_msg(unnamed_worker_of(na, 0, &pa), "name %s", na);
+    ck_assert_msg(unnamed_worker_of(nb, 0, &pb), "name %s", nb);
+    ck_assert_uint_eq(pb, pa + 1);
+    ck_assert_int_le((int)strlen(na), 15);
+    cf_future_release(fa);
+    cf_future_release(fb);
+    cf_executor_free(a);
+    cf_executor_free(b);
+}
+END_TEST
+
 /* Each test starts from zero counters, also when the tests share a process
  * (CK_FORK=no, as under valgrind). */
 static void reset_counters(void)
@@ -1106,6 +1492,14 @@ static Suite *thread_pool_suite(void)
     tcase_add_test(tc, thread_pool_concurrent_submitters);
     tcase_add_test(tc, thread_pool_fire_and_forget);
     tcase_add_test(tc, thread_pool_thread_creation_failure);
+    tcase_add_test(tc, thread_pool_quick_tasks_pass_blocked_one_fresh);
+    tcase_add_test(tc, thread_pool_quick_tasks_pass_blocked_one_warmed);
+    tcase_add_test(tc, thread_pool_task_waits_for_next_submitted);
+    tcase_add_test(tc, thread_pool_cancel_taken_not_started);
+    tcase_add_test(tc, thread_pool_terminate_cancels_taken_not_started);
+    tcase_add_test(tc, thread_pool_defaults_follow_affinity);
+    tcase_add_test(tc, thread_pool_cgroup_cpu_max);
+    tcase_add_test(tc, thread_pool_unnamed_pools_name_threads_apart);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -30,7 +30,9 @@
 #include "thread_pool.h"
 
 typedef struct cf_process_pool_options {
-    size_t max_workers;          /* 0: the number of CPUs */
+    size_t max_workers;          /* 0: the CPUs this process may use: its affinity
+                                    mask, lowered to a cgroup v2 CPU quota when one
+                                    is set (as cf_thread_pool_options) */
     cf_initializer_fn initializer; /* runs once in each worker; a nonzero return
                                     breaks the pool (CF_EBROKEN, with the message
                                     given to cf_task_fail), without respawning */
