@@ -19,5 +19,6 @@
 #include "cfutures/pipe.h"
 #include "cfutures/sync.h"
 #include "cfutures/shared_value.h"
+#include "cfutures/subprocess.h"
 
 #endif
