@@ -20,5 +20,6 @@
 #include "cfutures/sync.h"
 #include "cfutures/shared_value.h"
 #include "cfutures/subprocess.h"
+#include "cfutures/shared_dict.h"
 
 #endif
