@@ -21,9 +21,9 @@
  * values have a largest size in bytes (a string counts its bytes and its
  * NUL, a number 8 bytes). Storing past those limits fails with CF_EFULL
  * (no room) or CF_ETOOBIG (the value or key is too large), changing
- * nothing. The memory taken is about capacity * (key bytes + value bytes +
- * 48) for a dict (a third more slots than entries) and capacity * (value
- * bytes + 16) for a list.
+ * nothing. The memory taken, all mapped at creation, is about 4/3 *
+ * capacity * (key bytes + value bytes + 56) for a dict (a third more slots
+ * than entries) and capacity * (value bytes + 16) for a list.
  *
  * A process killed at any point, even inside an operation holding the
  * container's lock, deadlocks no one and leaves no half-written entry: the
