@@ -7,6 +7,10 @@
  *   (clone with CLONE_VM | CLONE_VFORK) until it execs, so a large parent
  *   costs nothing to copy, and it reports a failed exec (and a failed file
  *   action) as the call's own error: a missing program is -ENOENT at once.
+ *   The program is also looked up first, as posix_spawnp will (a path, or
+ *   a PATH search), so that the report does not depend on how the spawn is
+ *   carried out: under valgrind, glibc's vfork becomes a fork whose exec
+ *   error never comes back.
  * - Descriptors: the pipes are made close-on-exec; the file actions dup2
  *   the child's three streams into place and then close every descriptor
  *   from 3 up (posix_spawn_file_actions_addclosefrom_np), so nothing the
@@ -36,11 +40,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,8 +70,15 @@ int cf__subprocess_code(int status)
 static int cf__pidfd_open(pid_t pid)
 {
 #ifdef SYS_pidfd_open
+    /* Once ENOSYS (an old kernel, or a tool that does not know the call),
+     * not asked again. */
+    static _Atomic bool unsupported;
+    if (atomic_load_explicit(&unsupported, memory_order_relaxed))
+        return -1;
     long fd = syscall(SYS_pidfd_open, pid, 0);
-    return fd < 0 ? -1 : (int)fd; /* ENOSYS (old kernel), EMFILE: fall back to naps */
+    if (fd < 0 && errno == ENOSYS)
+        atomic_store_explicit(&unsupported, true, memory_order_relaxed);
+    return fd < 0 ? -1 : (int)fd; /* ENOSYS, EMFILE: fall back to naps */
 #else
     (void)pid;
     return -1;
@@ -180,6 +195,51 @@ static int cf__sub_environment(const cf_subprocess_options *o, char ***envp, cha
     return 0;
 }
 
+/* Whether `path` (relative to dirfd) is a program execve would run: 0 or a
+ * positive errno. */
+static int cf__sub_runnable(int dirfd, const char *path)
+{
+    struct stat st;
+    if (fstatat(dirfd, path, &st, 0) != 0)
+        return errno;
+    if (!S_ISREG(st.st_mode))
+        return EACCES;
+    return faccessat(dirfd, path, X_OK, 0) == 0 ? 0 : errno;
+}
+
+/* Look for the program as posix_spawnp will (a path, or a name searched in
+ * PATH, relative entries from the child's directory): 0, ENOENT, EACCES...
+ * posix_spawnp reports these itself; looking first makes the report
+ * independent of how the spawn is carried out (a tool such as valgrind
+ * turns glibc's shared-memory vfork into a fork, whose exec errors never
+ * come back). */
+static int cf__sub_find_program(const char *prog, int cwd_fd)
+{
+    int dirfd = cwd_fd >= 0 ? cwd_fd : AT_FDCWD;
+    if (strchr(prog, '/') != NULL)
+        return cf__sub_runnable(dirfd, prog);
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        path = "/bin:/usr/bin"; /* glibc's default search path */
+    int err = ENOENT;
+    for (const char *p = path;;) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end != NULL ? (size_t)(end - p) : strlen(p);
+        char buf[PATH_MAX];
+        int n = snprintf(buf, sizeof buf, "%.*s%s%s", (int)dlen, p, dlen > 0 ? "/" : "", prog);
+        if (n > 0 && (size_t)n < sizeof buf) {
+            int e = cf__sub_runnable(dirfd, buf);
+            if (e == 0)
+                return 0;
+            if (e == EACCES)
+                err = EACCES; /* execvp's rule: remembered, the search goes on */
+        }
+        if (end == NULL)
+            return err;
+        p = end + 1;
+    }
+}
+
 /* Describe the file actions and attributes, then spawn. Returns 0 or the
  * error posix_spawn reported (positive errno), *what naming the step. */
 static int cf__sub_posix_spawn(pid_t *pid, const char *const argv[], cf__sub_stream st[3],
@@ -277,6 +337,11 @@ int cf_subprocess_spawn(cf_subprocess **out, const char *const argv[],
             p->name = cf__strdup(argv[0]);
         if (p == NULL || p->name == NULL)
             rc = cf__fail(-ENOMEM, "%s: no memory for a subprocess", caller);
+    }
+    if (rc == 0) {
+        int err = cf__sub_find_program(argv[0], cwd_fd);
+        if (err != 0)
+            rc = cf__fail(-err, "%s: cannot run \"%s\": %s", caller, argv[0], strerror(err));
     }
     if (rc == 0) {
         const char *what;
