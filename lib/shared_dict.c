@@ -22,9 +22,10 @@
  *   `journal`. Deleting is one store (state). A locker told that the
  *   holder died (CF_EOWNERDEAD) repeats a journaled copy (idempotent) and
  *   counts the entries again (`count` is updated after the commit), so a
- *   write is either wholly done or not at all. Fences keep the stores in
- *   program order for the next process to see (a death is like a signal at
- *   any instruction).
+ *   write is either wholly done or not at all. Signal fences keep the
+ *   compiler from reordering those stores: a death is like a signal at any
+ *   instruction, and whatever the dead thread stored is visible to the
+ *   next holder, which takes the lock through the kernel after the death.
  */
 #include "config.h"
 
@@ -104,7 +105,7 @@ static void cf__dict_recover(cf_shared_dict *d)
     uint32_t j = atomic_load(&d->journal);
     if (j != 0) {
         memcpy(cf__dslot_at(d, j - 1), cf__dstaging(d), d->slot_size);
-        atomic_thread_fence(memory_order_seq_cst);
+        atomic_signal_fence(memory_order_seq_cst);
         atomic_store(&d->journal, 0);
     }
     uint32_t n = 0;
@@ -127,15 +128,15 @@ static void cf__dict_unlock(cf_shared_dict *d)
 /* Copy the staging slot onto slot i, journaled. */
 static void cf__dict_commit(cf_shared_dict *d, uint32_t i)
 {
-    atomic_thread_fence(memory_order_seq_cst);
+    atomic_signal_fence(memory_order_seq_cst);
     atomic_store(&d->journal, i + 1);
-    atomic_thread_fence(memory_order_seq_cst);
+    atomic_signal_fence(memory_order_seq_cst);
     if (cf__shared_test_hook != NULL) {
         memcpy(cf__dslot_at(d, i), cf__dstaging(d), d->slot_size / 2);
         cf__shared_hook();
     }
     memcpy(cf__dslot_at(d, i), cf__dstaging(d), d->slot_size);
-    atomic_thread_fence(memory_order_seq_cst);
+    atomic_signal_fence(memory_order_seq_cst);
     atomic_store(&d->journal, 0);
 }
 
@@ -356,9 +357,9 @@ static int cf__dict_remove(cf_shared_dict *d, const cf_value *key, cf_value *out
         cf__dslot *s = cf__dslot_at(d, (size_t)i);
         if (out != NULL)
             cf__dict_read_out(cf__dval(d, s), buf, out);
-        atomic_thread_fence(memory_order_seq_cst);
+        atomic_signal_fence(memory_order_seq_cst);
         atomic_store(&s->state, CF__SLOT_DELETED); /* the commit: one store */
-        atomic_thread_fence(memory_order_seq_cst);
+        atomic_signal_fence(memory_order_seq_cst);
         d->count--;
     }
     cf__dict_unlock(d);
@@ -503,9 +504,9 @@ int cf_shared_dict_clear(cf_shared_dict *d)
     if (d == NULL)
         return cf__fail(CF_EINVAL, "cf_shared_dict_clear: NULL dict");
     cf__dict_lock(d);
-    atomic_thread_fence(memory_order_seq_cst);
+    atomic_signal_fence(memory_order_seq_cst);
     atomic_fetch_add(&d->gen, 1); /* the commit: every slot is free */
-    atomic_thread_fence(memory_order_seq_cst);
+    atomic_signal_fence(memory_order_seq_cst);
     d->count = 0;
     cf__dict_unlock(d);
     return 0;

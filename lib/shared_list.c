@@ -17,6 +17,8 @@
  *   COPY or finishes a SHIFT from its progress (each move reads a cell that
  *   no move has written yet), so an operation is either done or not
  *   begun: a dead popper's item is gone, as if the pop had returned.
+ *   cf__fence is a signal fence, as in shared_dict.c: it keeps the
+ *   compiler from reordering the stores a death may cut short.
  */
 #include "config.h"
 
@@ -57,7 +59,7 @@ static void *cf__lstaging(cf_shared_list *l)
 
 static void cf__fence(void)
 {
-    atomic_thread_fence(memory_order_seq_cst);
+    atomic_signal_fence(memory_order_seq_cst);
 }
 
 /* ---- Journal ---------------------------------------------------------------------------- */

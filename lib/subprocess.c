@@ -138,6 +138,11 @@ static int cf__sub_stream_prepare(cf__sub_stream *s, int target, cf_subprocess_s
             return cf__fail(CF_EINVAL, "%s: %s is CF_SUBPROCESS_FD with descriptor %d", caller,
                             names[target], fd);
         if (fd >= 3) {
+            /* Checked here, as a failed dup2 in the child is reported only
+             * where glibc's vfork shares our memory (not under valgrind). */
+            if (fcntl(fd, F_GETFD) < 0)
+                return cf__fail(-EBADF, "%s: %s: descriptor %d is not open", caller,
+                                names[target], fd);
             s->src = fd;
             return 0;
         }

@@ -151,10 +151,19 @@ START_TEST(subprocess_timeout_then_communicate_again_gets_everything)
     /* A different input is refused on a repeated call. */
     expect_rc(cf_subprocess_communicate(p, in, n - 1, &out, &err, 0), CF_EINVAL);
 
-    /* Let it finish: the FIFO's writer opens once the child opens it. */
-    int fd = open(fifo, O_WRONLY);
+    /* Put "tail" in the FIFO (opened read-write: it neither blocks nor
+     * needs a reader yet) and go on communicating in short rounds, each
+     * timing out and continuing, until the child has copied it; then the
+     * end of file lets it finish. */
+    int fd = open(fifo, O_RDWR | O_NONBLOCK);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write_full(fd, "tail", 4), 0);
+    double deadline = now_s() + DEADLINE_S;
+    int rc;
+    while ((rc = cf_subprocess_communicate(p, in, n, &out, &err, 0.05)) == CF_ETIMEDOUT
+           && out.len < n + 4)
+        ck_assert_msg(keep_polling(deadline), "the child never copied the FIFO");
+    expect_rc(rc, CF_ETIMEDOUT); /* it waits for the FIFO's end of file */
     close(fd);
     expect_rc(cf_subprocess_communicate(p, in, n, &out, &err, DEADLINE_S), 0);
     ck_assert_uint_eq(out.len, n + 4);
