@@ -19,5 +19,7 @@
 #include "cfutures/pipe.h"
 #include "cfutures/sync.h"
 #include "cfutures/shared_value.h"
+#include "cfutures/subprocess.h"
+#include "cfutures/shared_dict.h"
 
 #endif
