@@ -16,6 +16,7 @@ valgrind libc6-dbg
 clang libclang-rt-14-dev
 lcov
 gnuplot-nox python3 hyperfine
+libopenmpi-dev openmpi-bin python3-mpi4py iproute2
 "
 
 missing=
