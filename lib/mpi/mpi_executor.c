@@ -367,7 +367,7 @@ static void cf__mx_on_hello(cf__mx *x, cf__mx_worker *w, const char *buf, size_t
     wl->workers = w->pool;
     wl->task_timeout = x->opts.task_timeout;
     wl->heartbeat_timeout = x->opts.heartbeat_timeout;
-    size_t slots = x->opts.calls_per_rank > 0 ? x->opts.calls_per_rank : 4 * (size_t)w->pool;
+    size_t slots = x->opts.calls_per_rank > 0 ? x->opts.calls_per_rank : 64 * (size_t)w->pool;
     if (slots > CF__MX_MAX_SLOTS)
         slots = CF__MX_MAX_SLOTS;
     w->flight = calloc(slots, sizeof *w->flight);
@@ -777,12 +777,11 @@ static void *cf__mx_main(void *arg)
             }
             qtail = &queue;
         } else if (live) {
+            /* Dispatch takes from the front (and may put one back there):
+             * the tail stays where it was unless the queue emptied. */
             busy = cf__mx_dispatch(x, &queue) || busy;
             if (queue == NULL)
                 qtail = &queue;
-            else
-                for (qtail = &queue; *qtail != NULL; qtail = &(*qtail)->next) {
-                }
         }
         if (live) {
             pthread_mutex_lock(&cf__mpi_lock);
@@ -816,8 +815,16 @@ static void *cf__mx_main(void *arg)
             continue;
         }
         bool waiting = false;
-        for (size_t i = 0; i < x->nworkers && !waiting; i++)
-            waiting = x->w[i].inflight > 0 || !x->w[i].hello;
+        size_t inflight = 0;
+        for (size_t i = 0; i < x->nworkers; i++) {
+            waiting = waiting || x->w[i].inflight > 0 || !x->w[i].hello;
+            inflight += x->w[i].inflight;
+        }
+        /* Spin (yielding) only for a lone call in flight, whose answer is
+         * worth catching at once; with more, the ranks are busy and this
+         * process's cores may be theirs. */
+        if (inflight > 1 && ns <= 0)
+            ns = 1000;
         pthread_mutex_lock(&x->mu);
         if (!x->wake_pending && x->ncancels == 0 && x->qhead == NULL)
             cf__mpi_backoff(&x->wake, &x->mu, &ns,

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -68,8 +69,19 @@ int cf__mpi_cond_init(pthread_cond_t *cond)
 
 void cf__mpi_backoff(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t *ns, int64_t max_ns)
 {
-    if (*ns < 1000)
+    /* *ns counts down the spinning rounds (negative values) first: right
+     * after some activity the next message usually follows within
+     * microseconds, and a timed wait costs the timer slack (50 us) at least. */
+    if (*ns <= 0) {
+        if (*ns > -CF__MPI_SPIN_ROUNDS) {
+            (*ns)--;
+            pthread_mutex_unlock(mu);
+            sched_yield();
+            pthread_mutex_lock(mu);
+            return;
+        }
         *ns = 1000;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_nsec += (long)*ns;

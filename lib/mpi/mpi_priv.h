@@ -108,8 +108,10 @@ int64_t cf__mpi_now(void);
 /* This host's name (gethostname), for messages. */
 const char *cf__mpi_hostname(void);
 
-/* Idle polling: wait on cond (CLOCK_MONOTONIC, under mu) for *ns, then
- * double *ns up to max_ns. A caller that found work resets *ns to 0. */
+/* Idle polling: after activity (the caller resets *ns to 0), first
+ * CF__MPI_SPIN_ROUNDS rounds that only yield the CPU; then wait on cond
+ * (CLOCK_MONOTONIC, under mu) for 1 us, doubling up to max_ns. */
+#define CF__MPI_SPIN_ROUNDS 200
 void cf__mpi_backoff(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t *ns, int64_t max_ns);
 
 /* pthread_cond_init on CLOCK_MONOTONIC. */

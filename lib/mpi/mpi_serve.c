@@ -633,6 +633,10 @@ int cf__mpi_serve(MPI_Comm comm, int root)
             ns = 0;
             continue;
         }
+        /* While the pool works, its done-callbacks wake this thread: no
+         * spinning then, which would take a core from the pool. */
+        if (srv->noutstanding > 0 && ns <= 0)
+            ns = 1000;
         pthread_mutex_lock(&srv->mu);
         if (srv->done == NULL)
             cf__mpi_backoff(&srv->cond, &srv->mu, &ns, 1000000);
