@@ -26,7 +26,7 @@ def main():
             rts.append(time.perf_counter() - t0)
         rts.sort()
         print("mpi4py_round_trip_median %.2f us" % (rts[len(rts) // 2] * 1e6))
-        n_tp = 2000 if quick else 20000
+        n_tp = 1000 if quick else 5000
         t0 = time.perf_counter()
         fs = [ex.submit(square, i) for i in range(n_tp)]
         wait(fs)

@@ -66,8 +66,9 @@ typedef struct cf_mpi_options {
     bool spawn_eager;
     /* Processes in each worker rank's local pool; 0: the CPUs of its host. */
     size_t workers_per_rank;
-    /* Calls in flight per worker rank (sent, not yet answered); 0: four per
-     * process of its pool. */
+    /* Calls in flight per worker rank (sent, not yet answered); 0: 64 per
+     * process of its pool. Fewer balance long calls better across ranks;
+     * more give tiny calls more throughput. */
     size_t calls_per_rank;
     /* Default time limit of each call (as cf_process_pool_options); 0: none. */
     double task_timeout;

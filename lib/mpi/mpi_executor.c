@@ -105,7 +105,7 @@ typedef struct cf__mx {
     cf__frame_out fo;
     char *inbox;                 /* received messages: [int32 source, tag, len] bytes ... */
     size_t inbox_len, inbox_cap;
-    int64_t timeout_ns, started;
+    int64_t timeout_ns;
     _Atomic size_t max_workers;  /* what max_workers answers (any thread) */
     bool free_when_done;         /* freed from a done-callback: the manager frees */
     cf__canceller canceller;
@@ -273,7 +273,7 @@ static void cf__mx_on_chunk_done(cf__mx *x, cf__mx_worker *w, cf_future *f, cons
     cf_future_release(f);
 }
 
-static void cf__mx_on_answers(cf__mx *x, cf__mx_worker *w, const char *buf, size_t len)
+static void cf__mx_on_answers(cf__mx *x, const char *buf, size_t len)
 {
     size_t at = 0;
     while (len - at >= sizeof(cf__mpi_rec)) {
@@ -294,7 +294,6 @@ static void cf__mx_on_answers(cf__mx *x, cf__mx_worker *w, const char *buf, size
         }
         at += rec.len;
     }
-    (void)w;
 }
 
 /* A rank is lost: fail its calls. Manager only. */
@@ -414,7 +413,7 @@ static bool cf__mx_handle_inbox(cf__mx *x)
                 cf__mx_on_hello(x, w, body, len);
             break;
         case CF__MPI_TAG_ANSWERS:
-            cf__mx_on_answers(x, w, body, len);
+            cf__mx_on_answers(x, body, len);
             break;
         case CF__MPI_TAG_BYE:
             w->bye = true;
@@ -1093,7 +1092,6 @@ int cf__mpi_executor_new(cf_executor **out, const cf_mpi_options *opts, MPI_Comm
     cf__mpi_cond_init(&x->done_cv);
     cf__ext_wire_decoder_init(&x->dec);
     cf__ext_frame_out_init(&x->fo, opts->max_message_size - 64);
-    x->started = now;
     int rc = pthread_create(&x->manager, NULL, cf__mx_main, x);
     if (rc != 0) {
         cf__ext_frame_out_free(&x->fo);

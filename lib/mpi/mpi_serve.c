@@ -34,7 +34,10 @@
 
 #include "mpi_priv.h"
 
+struct cf__server;
+
 typedef struct cf__served {
+    struct cf__server *srv;
     struct cf__served *next, *prev;   /* outstanding list */
     struct cf__served *next_done;
     uint64_t id;
@@ -78,7 +81,7 @@ static void cf__srv_on_done(cf_future *f, void *arg)
 {
     (void)f;
     cf__served *s = arg;
-    cf__server *srv = *(cf__server **)((char *)s + sizeof *s);
+    struct cf__server *srv = s->srv;
     pthread_mutex_lock(&srv->mu);
     s->next_done = srv->done;
     srv->done = s;
@@ -86,12 +89,11 @@ static void cf__srv_on_done(cf_future *f, void *arg)
     pthread_mutex_unlock(&srv->mu);
 }
 
-/* A served entry with a pointer to its server right after it. */
 static cf__served *cf__srv_new_entry(cf__server *srv)
 {
-    cf__served *s = calloc(1, sizeof *s + sizeof srv);
+    cf__served *s = calloc(1, sizeof *s);
     if (s != NULL)
-        memcpy((char *)s + sizeof *s, &srv, sizeof srv);
+        s->srv = srv;
     return s;
 }
 
