@@ -113,6 +113,7 @@ typedef struct cf__mx {
 
 static const cf__executor_ops cf__mx_ops;
 static void cf__mx_destroy(cf__mx *x);
+static void cf__mx_keepalive(cf__mx *x);
 
 static int cf__mx_reserve(char **buf, size_t *cap, size_t need)
 {
@@ -429,6 +430,29 @@ static bool cf__mx_handle_inbox(cf__mx *x)
 
 /* ---- Sending ---------------------------------------------------------------------- */
 
+/* Ping the workers that heard nothing for a while, also in the middle of
+ * long work (encoding a large batch): they count the root's silence as
+ * loss. Takes cf__mpi_lock. */
+static void cf__mx_keepalive(cf__mx *x)
+{
+    int64_t now = cf__mpi_now();
+    pthread_mutex_lock(&cf__mpi_lock);
+    for (size_t i = 0; i < x->nworkers; i++) {
+        cf__mx_worker *w = &x->w[i];
+        if (!w->ready || w->lost || w->bye || now - w->last_sent <= x->timeout_ns / 8)
+            continue;
+        if (w->req != MPI_REQUEST_NULL) {
+            int flag = 0;
+            MPI_Test(&w->req, &flag, MPI_STATUS_IGNORE);
+            if (!flag)
+                continue;
+        }
+        MPI_Isend(NULL, 0, MPI_BYTE, w->rank, CF__MPI_TAG_PING, x->comm, &w->req);
+        w->send_since = w->last_sent = now;
+    }
+    pthread_mutex_unlock(&cf__mpi_lock);
+}
+
 static int cf__mx_append(cf__mx_worker *w, const cf__mpi_rec *rec, const void *body)
 {
     if (cf__mx_reserve(&w->pending, &w->pending_cap, w->pending_len + sizeof *rec + rec->len) != 0)
@@ -478,6 +502,8 @@ static int cf__mx_encode_chunk(cf__mx *x, cf_future *f, uint64_t id, double *tim
     int rc = 0;
     size_t total = 0;
     for (size_t i = 0; i < run->count && rc == 0; i++) {
+        if ((i & 4095) == 4095)
+            cf__mx_keepalive(x);
         memset(block, 0, t->args_size);
         for (uint32_t k = 0; k < t->nparams; k++)
             memcpy(block + t->offsets[k], run->in[k] + i * run->in_stride[k], t->params[k].size);
@@ -506,7 +532,12 @@ static bool cf__mx_dispatch(cf__mx *x, cf_future **queue)
 {
     bool any = false;
     const cf_task *chunk_task = cf__ext_map_chunk_task();
+    int64_t last_keepalive = cf__mpi_now();
     while (*queue != NULL) {
+        if (cf__mpi_now() - last_keepalive > x->timeout_ns / 16) {
+            cf__mx_keepalive(x);
+            last_keepalive = cf__mpi_now();
+        }
         cf__mx_worker *w = NULL;
         for (size_t k = 0; k < x->nworkers && w == NULL; k++) {
             cf__mx_worker *c = &x->w[(x->next_worker + k) % x->nworkers];

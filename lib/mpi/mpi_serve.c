@@ -129,6 +129,24 @@ static void cf__srv_flush(cf__server *srv)
     srv->send_since = srv->last_sent = cf__mpi_now();
 }
 
+/* Say "still here" when nothing went to the root for a while, also in the
+ * middle of long work (a large batch of calls): the root counts silence
+ * as loss. Under cf__mpi_lock. */
+static void cf__srv_keepalive(cf__server *srv)
+{
+    int64_t now = cf__mpi_now();
+    if (now - srv->last_sent <= srv->timeout_ns / 8)
+        return;
+    if (srv->req != MPI_REQUEST_NULL) {
+        int flag = 0;
+        MPI_Test(&srv->req, &flag, MPI_STATUS_IGNORE);
+        if (!flag)
+            return;
+    }
+    MPI_Isend(NULL, 0, MPI_BYTE, srv->root, CF__MPI_TAG_PING, srv->comm, &srv->req);
+    srv->send_since = srv->last_sent = now;
+}
+
 /* Append one record (header + body parts) to pending, flushing first when
  * the message would pass the limit. Under cf__mpi_lock. */
 static void cf__srv_append(cf__server *srv, const cf__mpi_rec *rec, const void *a, size_t alen,
@@ -396,6 +414,8 @@ static int cf__srv_chunk_args(cf__server *srv, cf__served *s, const char *body, 
         }
         n++;
         at += 4 + flen;
+        if ((n & 4095) == 0)
+            cf__srv_keepalive(srv);
     }
     if (n == 0 || n > UINT32_MAX)
         return cf__mpi_fail(CF_EDECODE, "CHUNK: %zu elements", n);
@@ -455,6 +475,7 @@ static void cf__srv_calls(cf__server *srv, const char *buf, size_t len)
         at += sizeof rec;
         if (rec.len > len - at)
             break; /* cannot happen between ranks of one build */
+        cf__srv_keepalive(srv);
         if (rec.kind == CF__MPI_REC_CALL)
             cf__srv_call(srv, &rec, buf + at);
         else if (rec.kind == CF__MPI_REC_CHUNK)
@@ -605,7 +626,6 @@ int cf__mpi_serve(MPI_Comm comm, int root)
     srv->max_message = w.max_message_size;
     cf__ext_frame_out_init(&srv->fo, w.max_message_size - 64);
     srv->timeout_ns = (int64_t)(w.heartbeat_timeout * 1e9);
-    int64_t ping_ns = srv->timeout_ns / 8;
     srv->last_heard = srv->last_sent = cf__mpi_now();
     int64_t ns = 0;
     for (;;) {
@@ -619,11 +639,8 @@ int cf__mpi_serve(MPI_Comm comm, int root)
                 srv->lost = true; /* the root takes nothing any more */
         }
         cf__srv_flush(srv);
+        cf__srv_keepalive(srv);
         int64_t now = cf__mpi_now();
-        if (srv->req == MPI_REQUEST_NULL && now - srv->last_sent > ping_ns) {
-            MPI_Isend(NULL, 0, MPI_BYTE, srv->root, CF__MPI_TAG_PING, srv->comm, &srv->req);
-            srv->send_since = srv->last_sent = now;
-        }
         bool finished = srv->shutdown_asked && srv->noutstanding == 0 && srv->pending_len == 0 &&
                         srv->req == MPI_REQUEST_NULL;
         pthread_mutex_unlock(&cf__mpi_lock);
