@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_mpi.sh: the MPI executor under mpirun (tests/mpi_app.c's scenarios and
 # doc/examples/mpi_map.c), on this machine and across network namespaces
-# standing in for hosts.
+# standing in for hosts (the SPMD and kill scenarios).
 #
 # Run by make check from the top build directory; the environment gives
 # MPIRUN (configure's), CF_TOOL (the checked build's tool) and top_srcdir.
@@ -111,11 +111,11 @@ else
         # forwarding: a trial run first (its outcome does not count).
         timeout -k 10 60 $mpirun $across -np 2 hostname >/dev/null 2>&1
         run hosts-spmd "ok api" 4 $across -- $app api
-        run hosts-crash "ok crash" 4 $across -- $app crash
         # Across hosts, after a rank was SIGKILLed and the root has exited
-        # (printing its verdict), Open MPI 4.1.4's mpirun may not exit at
-        # all: what counts is the root's line; mpirun is cut off sooner.
-        limit=90
+        # (printing its verdict, about 15 s in), Open MPI 4.1.4's mpirun may
+        # not exit at all: what counts is the root's line; mpirun is cut off
+        # sooner.
+        limit=45
         run hosts-kill "ok kill" 4 $across --mca orte_abort_on_non_zero_status 0 -- $app kill
     fi
 fi
