@@ -729,8 +729,10 @@ static void *cf__mx_main(void *arg)
         uint64_t cancels[64];
         if (ncancels > 64)
             ncancels = 64;
-        memcpy(cancels, x->cancels + x->ncancels - ncancels, ncancels * sizeof *cancels);
-        x->ncancels -= ncancels;
+        if (ncancels > 0) {
+            memcpy(cancels, x->cancels + x->ncancels - ncancels, ncancels * sizeof *cancels);
+            x->ncancels -= ncancels;
+        }
         bool shutting = x->shutdown, terminate = x->terminate, broken = x->broken;
         char why[sizeof x->why_broken];
         if (broken)
