@@ -73,6 +73,37 @@ int cf_task_find(const char *name, const cf_task **out)
     return 0;
 }
 
+/* FNV-1a over n bytes, continuing from h. */
+static uint64_t cf__fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t cf__task_registry_digest(void)
+{
+    /* Each task hashed on its own, the hashes summed: the order in which
+     * constructors registered them does not matter, their number does. */
+    uint64_t sum = 0;
+    pthread_mutex_lock(&cf__registry_mu);
+    for (const cf_task *t = cf__registry; t != NULL; t = t->cf__next) {
+        uint64_t h = cf__fnv(0xcbf29ce484222325ull, t->name, strlen(t->name) + 1);
+        uint32_t shape[4 + 3 * CF_TASK_MAX_PARAMS] = {
+            (uint32_t)t->result.kind, t->result.size, t->args_size, t->args_align};
+        for (uint32_t i = 0; i < t->nparams && i < CF_TASK_MAX_PARAMS; i++) {
+            shape[4 + 3 * i] = (uint32_t)t->params[i].kind;
+            shape[5 + 3 * i] = t->params[i].size;
+            shape[6 + 3 * i] = t->offsets[i];
+        }
+        h = cf__fnv(h, &t->nparams, sizeof t->nparams);
+        sum += cf__fnv(h, shape, sizeof shape);
+    }
+    pthread_mutex_unlock(&cf__registry_mu);
+    return sum;
+}
+
 int cf__task_check(const cf_task *task)
 {
     if (task == NULL)

@@ -29,6 +29,10 @@ void cf__task_run(cf_future *f, const char *origin);
  * while the generation is the same. */
 uint64_t cf__task_registry_generation(void);
 
+/* A digest of the registry, independent of registration order (see
+ * cf__ext_registry_digest in extension.h). */
+uint64_t cf__task_registry_digest(void);
+
 /* Validate a descriptor: the shape CF_TASK makes. Returns 0 or CF_EINVAL
  * (with cf_last_error() set). */
 int cf__task_check(const cf_task *task);

@@ -19,6 +19,7 @@ lcov
 gnuplot-nox python3 hyperfine
 cmake
 debhelper lintian fakeroot abigail-tools
+libopenmpi-dev openmpi-bin python3-mpi4py iproute2
 "
 
 missing=
