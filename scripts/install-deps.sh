@@ -15,6 +15,7 @@ libglib2.0-dev
 valgrind libc6-dbg
 clang libclang-rt-14-dev
 lcov
+libzmq3-dev libsodium-dev iproute2
 gnuplot-nox python3 hyperfine
 "
 
