@@ -4,6 +4,8 @@
 # connect, and the master checks the ten squares. Run by make check from the
 # top build directory.
 set -u
+# The checked build's launcher (make check exports it; empty when none).
+launch=${CF_TEST_LAUNCHER:-}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cf-net-example.XXXXXX") || exit 99
 master_pid=
 cleanup()
@@ -13,7 +15,7 @@ cleanup()
 }
 trap cleanup EXIT
 
-./doc/examples/net_task_master tcp://127.0.0.1:* "$dir/endpoint" 2 >"$dir/master.out" 2>&1 &
+$launch ./doc/examples/net_task_master tcp://127.0.0.1:* "$dir/endpoint" 2 >"$dir/master.out" 2>&1 &
 master_pid=$!
 
 # Wait for the master to say where it listens (the file appears whole).
@@ -27,9 +29,9 @@ done
 address=$(cat "$dir/endpoint")
 echo "master listens on $address"
 
-./doc/examples/net_task_worker "$address" >"$dir/w1.out" 2>&1 &
+$launch ./doc/examples/net_task_worker "$address" >"$dir/w1.out" 2>&1 &
 w1=$!
-./doc/examples/net_task_worker "$address" >"$dir/w2.out" 2>&1
+$launch ./doc/examples/net_task_worker "$address" >"$dir/w2.out" 2>&1
 s2=$?
 wait "$w1"; s1=$?
 wait "$master_pid"; sm=$?

@@ -11,6 +11,8 @@
 # the namespaces' own addresses are targeted. The prefix and subnet (cfzN,
 # 10.78.N) differ from the MPI tests' and between runs in parallel.
 set -u
+# The checked build's launcher (make check exports it; empty when none).
+launch=${CF_TEST_LAUNCHER:-}
 skip() { echo "SKIP: $*"; exit 77; }
 
 test "$(id -u)" = 0 || skip "not root (network namespaces need it)"
@@ -60,11 +62,11 @@ wait_pid()
 }
 
 # 1. The example pair, one host each.
-ip netns exec "${p}1" ./doc/examples/net_task_master "tcp://$h1:*" "$dir/ex.endpoint" 1 \
+ip netns exec "${p}1" $launch ./doc/examples/net_task_master "tcp://$h1:*" "$dir/ex.endpoint" 1 \
     >"$dir/master.out" 2>&1 &
 m=$!; pids="$pids $m"
 wait_file "$dir/ex.endpoint" "$m" || { cat "$dir/master.out"; echo "FAIL: master did not start"; exit 1; }
-ip netns exec "${p}2" ./doc/examples/net_task_worker "$(cat "$dir/ex.endpoint")" >"$dir/worker.out" 2>&1
+ip netns exec "${p}2" $launch ./doc/examples/net_task_worker "$(cat "$dir/ex.endpoint")" >"$dir/worker.out" 2>&1
 ws=$?
 wait_pid "$m" 60; ms=$?
 cat "$dir/master.out" "$dir/worker.out"
@@ -72,10 +74,10 @@ test $ms -eq 0 && test $ws -eq 0 || { echo "FAIL: example across hosts: master $
 echo "ok: the example pair across two hosts ($h1 and $net.12)"
 
 # 2. The link cut under a running call.
-ip netns exec "${p}1" ./tests/net_netns_helper master "tcp://$h1:*" "$dir/ex2" >"$dir/m2.out" 2>&1 &
+ip netns exec "${p}1" $launch ./tests/net_netns_helper master "tcp://$h1:*" "$dir/ex2" >"$dir/m2.out" 2>&1 &
 m=$!; pids="$pids $m"
 wait_file "$dir/ex2" "$m" || { cat "$dir/m2.out"; echo "FAIL: executor did not start"; exit 1; }
-ip netns exec "${p}2" ./tests/net_netns_helper worker "$(cat "$dir/ex2")" >"$dir/w2.out" 2>&1 &
+ip netns exec "${p}2" $launch ./tests/net_netns_helper worker "$(cat "$dir/ex2")" >"$dir/w2.out" 2>&1 &
 w=$!; pids="$pids $w"
 wait_file "$dir/ex2.running" "$m" || { cat "$dir/m2.out" "$dir/w2.out"; echo "FAIL: the call did not start"; exit 1; }
 ip link set "${p}v2" down

@@ -73,11 +73,23 @@ static int request(cf_net_queue *nq, const char *caller, uint8_t kind, int64_t a
     uint64_t id = ++nq->next_id;
     uint8_t head[CF__NET_HEADER + CF_NET_NAME_MAX];
     size_t hl = cf__net_header(head, kind, id, arg, nq->name);
-    if ((rc = cf__net_send(nq->sock, NULL, 0, head, hl, body, blen, has_body)) != 0) {
+    double deadline = cf__net_now() + wait + nq->opts.heartbeat_timeout;
+    /* The socket takes the request once connected (it may be reconnecting). */
+    while ((rc = cf__net_send(nq->sock, NULL, 0, head, hl, body, blen, has_body)) == -EAGAIN) {
+        double left = deadline - cf__net_now();
+        if (left <= 0)
+            break;
+        zmq_pollitem_t it = {nq->sock, 0, ZMQ_POLLOUT, 0};
+        zmq_poll(&it, 1, (long)(left * 1000) + 1);
+    }
+    if (rc != 0) {
         drop_socket(nq);
+        if (rc == -EAGAIN)
+            return CF__FAIL(-ETIMEDOUT, "%s: could not send to '%s' within %g s (server gone "
+                                        "or unreachable)", caller, nq->address,
+                            wait + nq->opts.heartbeat_timeout);
         return CF__FAIL(rc, "%s: send: %s", caller, zmq_strerror(-rc));
     }
-    double deadline = cf__net_now() + wait + nq->opts.heartbeat_timeout;
     for (;;) {
         double left = deadline - cf__net_now();
         if (left <= 0) {

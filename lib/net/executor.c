@@ -363,6 +363,13 @@ static void *dispatcher_main(void *arg)
 static int net_submit(cf_executor *base, cf_future *f, const cf_submit_options *opts)
 {
     net_ex *ex = (net_ex *)base;
+    /* Only the library's own tasks get here with a raw pointer: a map's
+     * chunks, whose arrays live in this machine's shared memory. */
+    for (uint32_t i = 0; i < f->task->nparams; i++)
+        if (f->task->params[i].kind == CF_KIND_PTR)
+            return CF__FAIL(CF_EUNSUPPORTED,
+                            "cf_map: a network executor cannot run maps (their arrays are in "
+                            "this machine's shared memory): submit the calls one by one");
     double *lim = CF__CORE->future_extra(f);
     if (lim != NULL)
         *lim = opts != NULL ? opts->timeout : 0;

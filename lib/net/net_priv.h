@@ -69,8 +69,9 @@ void cf__net_monitor_drain(cf__net_listener *l);
 int cf__net_connect(void *ctx, const char *address, const cf__net_opts *o, void **sock,
                     const char *caller);
 
-/* Send a message: [route], header, [body]. Returns 0 or -errno. `route`
- * NULL for a DEALER. */
+/* Send a message: [route], header, [body], without waiting. Returns 0,
+ * -EAGAIN (no room, or no peer connected: nothing was sent), -EHOSTUNREACH
+ * (a ROUTER's peer is gone) or another -errno. `route` NULL for a DEALER. */
 int cf__net_send(void *sock, const void *route, size_t route_len, const uint8_t *head,
                  size_t head_len, const void *body, size_t body_len, bool has_body);
 

@@ -316,11 +316,14 @@ out:
 int cf__net_send(void *sock, const void *route, size_t route_len, const uint8_t *head,
                  size_t head_len, const void *body, size_t body_len, bool has_body)
 {
+    /* Never blocks: a peer that does not read (or no peer at all) must not
+     * stop the sending thread. Once the first part is taken, ZeroMQ takes
+     * the rest of the message. */
     if (route != NULL && zmq_send(sock, route, route_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -zmq_errno();
-    if (zmq_send(sock, head, head_len, has_body ? ZMQ_SNDMORE : 0) < 0)
+    if (zmq_send(sock, head, head_len, ZMQ_DONTWAIT | (has_body ? ZMQ_SNDMORE : 0)) < 0)
         return -zmq_errno();
-    if (has_body && zmq_send(sock, body_len > 0 ? body : "", body_len, 0) < 0)
+    if (has_body && zmq_send(sock, body_len > 0 ? body : "", body_len, ZMQ_DONTWAIT) < 0)
         return -zmq_errno();
     return 0;
 }

@@ -74,7 +74,7 @@ static void decode_body(const cf__net_msg *m)
         break;
     }
     case CF__WIRE_RESULT:
-        CF__CORE->wire_decode_result(&dec, &w, (w.id & 1) ? &cf_task_f_pt : &cf_task_f_i64,
+        CF__CORE->wire_decode_result(&dec, &w, (w.id & 1) ? &cf__task_f_pt : &cf__task_f_i64,
                                      &obj);
         break;
     case CF__WIRE_FAILED: {
@@ -150,7 +150,7 @@ __attribute__((constructor)) static void maybe_write_corpus(void)
         int64_t a;
         const char *s;
     } args = {5, "five"};
-    CF__CORE->wire_encode_call(&out, 7, &cf_task_f_i64, &args);
+    CF__CORE->wire_encode_call(&out, 7, &cf__task_f_i64, &args);
     p = cf__net_frame_payload(&out, &n);
     write_seed(dir, k++, CF__NET_W_CALL, 7, 0, NULL, p, n, true);
     CF__CORE->frame_out_data(&out, &all);
