@@ -7,6 +7,11 @@
  *       the worker's silence (heartbeat timeout), 1 otherwise.
  *   net_netns_helper worker ADDRESS         a remote worker; exits 0 when it
  *       gives up on the silent executor (-ETIMEDOUT), 1 otherwise.
+ *   net_netns_helper qserver ADDRESS FILE   serves a queue "q" holding one
+ *       item; its endpoint goes to FILE. Serves until killed.
+ *   net_netns_helper qclient ADDRESS FILE   gets the item, writes FILE, then
+ *       waits for another without limit: exits 0 when that get fails with
+ *       -ETIMEDOUT (the server silent), 1 otherwise.
  *
  * Both use heartbeats of 0.2 s and a heartbeat timeout of 2 s, and the
  * authkey "netns test".
@@ -68,6 +73,27 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "worker") == 0) {
         int rc = cf_net_worker_run(argv[2], &o, 1);
         printf("worker: %s: %s\n", cf_err_name(rc), cf_last_error());
+        return rc == -110 /* -ETIMEDOUT */ ? 0 : 1;
+    }
+    if (strcmp(argv[1], "qserver") == 0 && argc == 4) {
+        cf_queue *q;
+        cf_net_server *srv;
+        EXPECT(cf_queue_new(&q, NULL) == 0 && cf_queue_put(q, 42, 0) == 0);
+        EXPECT(cf_net_server_new(&srv, argv[2], &o) == 0);
+        EXPECT(cf_net_server_add_queue(srv, "q", q) == 0);
+        write_file(argv[3], cf_net_server_endpoint(srv));
+        for (;;)
+            pause();
+    }
+    if (strcmp(argv[1], "qclient") == 0 && argc == 4) {
+        cf_net_queue *q;
+        int32_t v;
+        EXPECT(cf_net_queue_connect(&q, argv[2], "q", &o) == 0);
+        EXPECT(cf_net_queue_get(q, &v, 60.0) == 0 && v == 42);
+        write_file(argv[3], "got");
+        int rc = cf_net_queue_get(q, &v, CF_FOREVER);
+        printf("qclient: %s: %s\n", cf_err_name(rc), cf_last_error());
+        cf_net_queue_free(q);
         return rc == -110 /* -ETIMEDOUT */ ? 0 : 1;
     }
     EXPECT(argc == 4 && strcmp(argv[1], "master") == 0);

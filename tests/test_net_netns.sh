@@ -6,7 +6,9 @@
 #   2. an executor on host 1, a remote worker on host 2 running a call that
 #      never ends; the link of host 2 is cut (ip link set ... down): the
 #      call fails with the heartbeat timeout and the worker gives up, both
-#      within bounded time, neither hangs.
+#      within bounded time, neither hangs;
+#   3. a queue served on host 1, a client on host 2 waiting without limit
+#      for an item; the link is cut: the get ends with -ETIMEDOUT.
 # Needs root and `ip netns`; skipped (77) with the reason otherwise. Only
 # the namespaces' own addresses are targeted. The prefix and subnet (cfzN,
 # 10.78.N) differ from the MPI tests' and between runs in parallel.
@@ -32,7 +34,7 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/cf-net-netns.XXXXXX") || exit 99
 pids=
 cleanup()
 {
-    for pid in $pids; do kill -9 "$pid" 2>/dev/null; done
+    for pid in $pids; do kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
     TMPDIR=$dir bash "$tool" down 2 "$p" >/dev/null 2>&1
     rm -rf "$dir"
 }
@@ -80,6 +82,13 @@ wait_file "$dir/ex2" "$m" || { cat "$dir/m2.out"; echo "FAIL: executor did not s
 ip netns exec "${p}2" $launch ./tests/net_netns_helper worker "$(cat "$dir/ex2")" >"$dir/w2.out" 2>&1 &
 w=$!; pids="$pids $w"
 wait_file "$dir/ex2.running" "$m" || { cat "$dir/m2.out" "$dir/w2.out"; echo "FAIL: the call did not start"; exit 1; }
+# 3. starts now, and is cut with 2.
+ip netns exec "${p}1" $launch ./tests/net_netns_helper qserver "tcp://$h1:*" "$dir/q" >"$dir/qs.out" 2>&1 &
+qs=$!; pids="$pids $qs"
+wait_file "$dir/q" "$qs" || { cat "$dir/qs.out"; echo "FAIL: queue server did not start"; exit 1; }
+ip netns exec "${p}2" $launch ./tests/net_netns_helper qclient "$(cat "$dir/q")" "$dir/q.got" >"$dir/qc.out" 2>&1 &
+qc=$!; pids="$pids $qc"
+wait_file "$dir/q.got" "$qc" || { cat "$dir/qs.out" "$dir/qc.out"; echo "FAIL: the client got nothing"; exit 1; }
 ip link set "${p}v2" down
 echo "cut: ${p}v2 down"
 wait_pid "$m" 120; ms=$?
@@ -88,3 +97,7 @@ cat "$dir/m2.out" "$dir/w2.out"
 test $ms -eq 0 || { echo "FAIL: the executor's side ($ms; 124: it hung)"; exit 1; }
 test $ws -eq 0 || { echo "FAIL: the worker's side ($ws; 124: it hung)"; exit 1; }
 echo "ok: a cut link fails the running call by heartbeat timeout on both sides"
+wait_pid "$qc" 120; qcs=$?
+cat "$dir/qc.out"
+test $qcs -eq 0 || { echo "FAIL: the queue client ($qcs; 124: it hung)"; exit 1; }
+echo "ok: a cut link ends a remote get without limit with -ETIMEDOUT"
