@@ -228,16 +228,18 @@ static void *helper_main(void *arg)
             &dec, &out);
     CF__CORE->frame_out_free(&out);
     CF__CORE->wire_decoder_free(&dec);
+    /* Everything under the lock: once helpers reaches 0, the server may be
+     * freed, so nothing of it is touched after the unlock. */
     pthread_mutex_lock(&srv->mu);
     j->next = srv->replies;
     srv->replies = j;
+    uint64_t one = 1;
+    ssize_t w = write(srv->wake_fd, &one, sizeof one);
+    (void)w;
     srv->helpers--;
     if (srv->helpers == 0)
         pthread_cond_broadcast(&srv->helpers_done);
     pthread_mutex_unlock(&srv->mu);
-    uint64_t one = 1;
-    ssize_t w = write(srv->wake_fd, &one, sizeof one);
-    (void)w;
     return NULL;
 }
 
