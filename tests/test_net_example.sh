@@ -6,6 +6,9 @@
 set -u
 # The checked build's launcher (make check exports it; empty when none).
 launch=${CF_TEST_LAUNCHER:-}
+# Under ThreadSanitizer, libzmq's own (uninstrumented) queues are not ours.
+TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1}:suppressions=${top_srcdir:-.}/tests/net_tsan.supp"
+export TSAN_OPTIONS
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cf-net-example.XXXXXX") || exit 99
 master_pid=
 cleanup()

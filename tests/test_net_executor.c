@@ -24,6 +24,16 @@
 
 #include "support.h"
 
+/* Under ThreadSanitizer: libzmq is not instrumented, so its lock-free
+ * queues look like races; reports from inside it are suppressed
+ * (tests/net_tsan.supp says the same for the scripts). */
+__attribute__((visibility("default"))) const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+    return "called_from_lib:libzmq.so.5\nrace:libzmq.so.5\n"
+           "called_from_lib:libsodium.so.23\nrace:libsodium.so.23\n";
+}
+
 /* Which remote worker this process is (set in each worker before its pool
  * forks, so the pool's processes inherit it). */
 static int32_t worker_index = -1;

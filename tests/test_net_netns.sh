@@ -15,6 +15,9 @@
 set -u
 # The checked build's launcher (make check exports it; empty when none).
 launch=${CF_TEST_LAUNCHER:-}
+# Under ThreadSanitizer, libzmq's own (uninstrumented) queues are not ours.
+TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1}:suppressions=${top_srcdir:-.}/tests/net_tsan.supp"
+export TSAN_OPTIONS
 skip() { echo "SKIP: $*"; exit 77; }
 
 test "$(id -u)" = 0 || skip "not root (network namespaces need it)"
