@@ -16,6 +16,7 @@ libtbb-dev libuv1-dev libboost-dev
 valgrind libc6-dbg
 clang libclang-rt-14-dev
 lcov
+libzmq3-dev libsodium-dev iproute2
 gnuplot-nox python3 hyperfine
 cmake
 debhelper lintian fakeroot abigail-tools
