@@ -1784,7 +1784,7 @@ END_TEST
 
 /* ---- Cancelling an async map; a failing source ---------------------------------------- */
 
-static cf_future *volatile cancel_target; /* the map's future, for the tasks below */
+static _Atomic(cf_future *) cancel_target; /* the map's future, for the task below */
 static _Atomic int first_done;           /* element 0 of until_cancelled returned */
 
 /* Thread pools: element 0 runs until the map's future is cancelled (at most
@@ -1794,7 +1794,10 @@ static int32_t until_cancelled(int32_t x)
     if (x == 0) {
         atomic_store(&shared->holding, 1);
         double until = now_s() + DEADLINE_S;
-        while (!cf_future_cancelled(cancel_target) && keep_polling(until)) {
+        cf_future *target = NULL; /* set once cf_map_async has returned it */
+        while ((target = atomic_load(&cancel_target)) == NULL && keep_polling(until)) {
+        }
+        while (target != NULL && !cf_future_cancelled(target) && keep_polling(until)) {
         }
     }
     if (x >= 0 && x < MAX_N)
@@ -1841,7 +1844,7 @@ START_TEST(map_async_cancel_waits_for_running)
     cf_map_options o = {.chunk_size = 1, .max_chunks_in_flight = 1, .status = status,
                         .report = &report};
     EXPECT_RC(cf_map_async(&f, ex, until_cancelled, &o, N, out, in), 0);
-    cancel_target = f;
+    atomic_store(&cancel_target, f);
     double until = now_s() + DEADLINE_S;
     while (atomic_load(&shared->holding) == 0 && keep_polling(until)) {
     }
