@@ -275,12 +275,18 @@ static void describe(cf__bench_report *rep, const cf__bench_options *o)
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
         ", with a sanitizer (figures are not representative)"
 #endif
+        "";
+    /* The library's allocator is chosen at run time in a jemalloc build
+     * (lib/alloc.c): CF_ALLOCATOR=system measures it on plain malloc. */
+    const char *allocator = "malloc";
 #ifdef CF_USE_JEMALLOC
-        ", library allocator jemalloc";
-#else
-        ", library allocator malloc";
+    const char *env = getenv("CF_ALLOCATOR");
+    allocator = env != NULL && strcmp(env, "system") == 0 ? "malloc (CF_ALLOCATOR=system)"
+                                                          : "jemalloc";
 #endif
-    cf__bench_report_describe(rep, "build", build);
+    char *build_all = cf__bench_xasprintf("%s, library allocator %s", build, allocator);
+    cf__bench_report_describe(rep, "build", build_all);
+    free(build_all);
 #ifdef CF_BENCH_BUILD_FLAGS
     cf__bench_report_describe(rep, "build flags", CF_BENCH_BUILD_FLAGS);
 #endif

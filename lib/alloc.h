@@ -2,7 +2,7 @@
  *
  * Everything the library allocates goes through here: jemalloc's
  * non-standard API (mallocx/sdallocx) when built with it, plain malloc
- * otherwise. Memory from here is never handed to the application to free,
+ * otherwise, or when a memory tool watches the process (alloc.c). Memory from here is never handed to the application to free,
  * and the application's memory is never freed here.
  */
 #ifndef CF_ALLOC_H
@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* "jemalloc" or "system": what this process allocates with (alloc.c). */
+const char *cf__allocator_name(void);
 /* NULL on failure (or for size 0). */
 void *cf__alloc(size_t size);
 void *cf__calloc(size_t n, size_t size);

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "checked_size.h"
 #include "clock.h"
 #include "error_priv.h"
 #include "futex.h"
@@ -152,20 +153,25 @@ int cf__future_new_for_task(cf_future **out, const cf_task *task, const void *ar
         if (task->params[i].kind == CF_KIND_STR) {
             const char *s;
             memcpy(&s, p, sizeof s);
-            if (s != NULL)
-                strings += strlen(s) + 1;
+            if (s != NULL && !cf__size_add(strings, strlen(s) + 1, &strings))
+                return cf__fail(CF_EINVAL, "arguments of task '%s' are too large to copy",
+                                task->name);
         } else if (task->params[i].kind == CF_KIND_BYTES) {
             cf_bytes b;
             memcpy(&b, p, sizeof b);
             if (b.data == NULL && b.len > 0)
                 return cf__fail(CF_EINVAL, "argument %u of task '%s': %zu bytes at NULL", i + 1,
                                 task->name, b.len);
-            strings += b.len;
+            if (!cf__size_add(strings, b.len, &strings))
+                return cf__fail(CF_EINVAL, "argument %u of task '%s': %zu bytes are too many "
+                                "to copy", i + 1, task->name, b.len);
         }
     }
     size_t extra_size = cf__align_up(extra, 8);
     size_t copies = cf__extra_offset(task) + extra_size;
-    size_t size = copies + strings;
+    size_t size;
+    if (!cf__size_add(copies, strings, &size))
+        return cf__fail(CF_EINVAL, "arguments of task '%s' are too large to copy", task->name);
     cf_future *f = cf__alloc(size);
     if (f == NULL)
         return -ENOMEM;

@@ -35,12 +35,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <math.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "checked_size.h"
 #include "clock.h"
 #include "error_priv.h"
 #include "executor_priv.h"
@@ -127,8 +130,43 @@ typedef struct cf__map_job {
     int first_code, first_detail;
     char *first_message;
     int64_t deadline;
-    cf_future *result;        /* the _async forms' future */
+    cf_future *result;        /* the _async forms' future, until the map ends */
+    bool cancelled;           /* that future was cancelled: stop */
 } cf__map_job;
+
+/* The job whose driver runs on this thread (its callbacks may cancel it). */
+static _Thread_local cf__map_job *cf__map_driven;
+
+/* A generated map's source reports a failure here (cf_map_source_fail):
+ * the source runs in the caller's thread, one call at a time. */
+typedef struct cf__map_source_ctx {
+    bool failed;
+    int code;
+    char *message; /* alloc.h, or NULL */
+} cf__map_source_ctx;
+static _Thread_local cf__map_source_ctx *cf__map_source_now;
+
+int cf_map_source_failv(int code, const char *fmt, va_list ap)
+{
+    cf__map_source_ctx *ctx = cf__map_source_now;
+    if (ctx == NULL)
+        return cf__fail(CF_ESTATE, "cf_map_source_fail: called outside a map's source");
+    char *message = fmt != NULL ? cf__vasprintf(fmt, ap) : NULL;
+    cf__free(ctx->message);
+    ctx->message = message;
+    ctx->failed = true;
+    ctx->code = code < 0 ? code : CF_ETASK;
+    return fmt != NULL && message == NULL ? -ENOMEM : 0;
+}
+
+int cf_map_source_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = cf_map_source_failv(code, fmt, ap);
+    va_end(ap);
+    return rc;
+}
 
 /* ---- Job lifetime ------------------------------------------------------------ */
 
@@ -164,17 +202,32 @@ static char *cf__map_slot_area(cf__map_job *job, size_t offset)
     return job->arena + offset;
 }
 
-static size_t cf__align_up(size_t x)
-{
-    return (x + CF__MAP_ALIGN - 1) / CF__MAP_ALIGN * CF__MAP_ALIGN;
-}
-
 /* Whether results go through the slots: a process pool's results not in a
  * shared block, or a generated map's (they live only in the slots). */
 static bool cf__map_out_staged(const cf__map_job *job)
 {
     return job->out_fd < 0 && (job->remote || job->source != NULL) && job->out_size > 0 &&
            (job->out != NULL || job->source != NULL);
+}
+
+/* Whether the results are strings or byte buffers, which the runner
+ * replaces by malloc'ed copies (task.h): then out starts zeroed, and a
+ * generated map's copies are freed after on_chunk. */
+static bool cf__map_owns_results(const cf__map_job *job)
+{
+    return job->task->result.kind == CF_KIND_STR || job->task->result.kind == CF_KIND_BYTES;
+}
+
+/* Free the copies in a generated map's delivered results, and zero them. */
+static void cf__map_free_results(cf__map_job *job, char *results, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        char *at = results + i * job->out_size;
+        void *p;
+        memcpy(&p, at, sizeof p); /* a string, or cf_bytes.data (its first member) */
+        free(p);
+    }
+    memset(results, 0, count * job->out_size);
 }
 
 /* Bytes of slot memory one element needs. */
@@ -189,38 +242,39 @@ static size_t cf__map_bytes_per_element(const cf__map_job *job)
     return bytes;
 }
 
-/* Lay out and allocate the arena: the stop word, then each slot's areas. */
+/* Lay out and allocate the arena: the stop word, then each slot's areas.
+ * Every size is checked (checked_size.h): a huge chunk_size or window is
+ * refused with CF_ETOOBIG before anything is allocated for it. */
 static int cf__map_make_arena(cf__map_job *job)
 {
     size_t cs = job->chunk_size;
     size_t slot_bytes = 0;
     size_t areas[CF_TASK_MAX_PARAMS + 2];
     size_t nareas = 0;
-    bool overflow = false;
+    bool ok = true;
     for (size_t a = 0; a < job->narrays; a++) {
         size_t bytes = 0;
-        if (job->arr_staged[a]) {
-            overflow |= __builtin_mul_overflow(cs, job->arr_size[a], &bytes);
-            bytes = cf__align_up(bytes);
-        }
+        if (job->arr_staged[a])
+            ok = ok && cf__size_mul(cs, job->arr_size[a], &bytes) &&
+                 cf__size_align_up(bytes, CF__MAP_ALIGN, &bytes);
         areas[nareas++] = bytes;
     }
     bool out_staged = cf__map_out_staged(job);
     size_t out_bytes = 0;
     if (out_staged)
-        overflow |= __builtin_mul_overflow(cs, job->out_size, &out_bytes);
-    areas[nareas++] = cf__align_up(out_bytes);
+        ok = ok && cf__size_mul(cs, job->out_size, &out_bytes);
+    ok = ok && cf__size_align_up(out_bytes, CF__MAP_ALIGN, &areas[nareas++]);
     size_t status_bytes = 0;
-    overflow |= __builtin_mul_overflow(cs, sizeof(int32_t), &status_bytes);
-    areas[nareas++] = cf__align_up(status_bytes);
-    for (size_t i = 0; i < nareas; i++)
-        overflow |= __builtin_add_overflow(slot_bytes, areas[i], &slot_bytes);
+    ok = ok && cf__size_mul(cs, sizeof(int32_t), &status_bytes) &&
+         cf__size_align_up(status_bytes, CF__MAP_ALIGN, &areas[nareas++]);
+    for (size_t i = 0; ok && i < nareas; i++)
+        ok = cf__size_add(slot_bytes, areas[i], &slot_bytes);
     size_t total = 0;
-    overflow |= __builtin_mul_overflow(slot_bytes, job->nslots, &total);
-    overflow |= __builtin_add_overflow(total, (size_t)CF__MAP_ALIGN, &total);
-    if (overflow)
-        return cf__fail(-ENOMEM, "map: chunks of %zu elements times %zu in flight do not fit "
-                        "in memory", cs, job->nslots);
+    ok = ok && cf__size_mul_add(slot_bytes, job->nslots, CF__MAP_ALIGN, &total);
+    if (!ok)
+        return cf__fail(CF_ETOOBIG, "map of task '%s': chunks of %zu elements times %zu in "
+                        "flight need more bytes than a size can hold",
+                        job->task->name, cs, job->nslots);
 
     job->slots = cf__calloc(job->nslots, sizeof *job->slots);
     job->cancel = cf__calloc(job->nslots, sizeof *job->cancel);
@@ -345,12 +399,25 @@ static void cf__map_build_chunk(cf__map_job *job, cf__map_slot *slot, size_t beg
 
 /* Copy the slot's inputs in (arrays not in shared memory, on a process
  * pool), or have the source produce them. Returns the elements the slot
- * holds (0: a source that has ended). */
-static size_t cf__map_fill_slot(cf__map_job *job, cf__map_slot *slot, size_t begin, size_t count)
+ * holds (0: a source that has ended, or failed: then *failed is its code,
+ * with cf_last_error() set). */
+static size_t cf__map_fill_slot(cf__map_job *job, cf__map_slot *slot, size_t begin, size_t count,
+                                int *failed)
 {
     if (job->source != NULL) {
         char *tuples = cf__map_slot_area(job, slot->stage_in[0]);
+        cf__map_source_ctx ctx = {false, 0, NULL}, *outer = cf__map_source_now;
+        cf__map_source_now = &ctx;
         size_t got = job->source(tuples, count, begin, job->source_arg);
+        cf__map_source_now = outer;
+        if (ctx.failed) {
+            /* The input ends here, in failure: the map stops with it. */
+            cf__fail(ctx.code, "its source failed at element %zu: %s", begin, ctx.message != NULL ? ctx.message
+                                                                 : cf_strerror(ctx.code));
+            cf__free(ctx.message);
+            *failed = ctx.code;
+            return 0;
+        }
         return got < count ? got : count;
     }
     for (size_t a = 0; a < job->narrays; a++)
@@ -546,6 +613,9 @@ static void cf__map_deliver(cf__map_job *job, cf__map_slot *slot)
         job->opts.on_chunk(&chunk, job->opts.arg);
     if (job->opts.progress != NULL)
         job->opts.progress(done, job->n, job->opts.arg);
+    if (slot->stage_out != SIZE_MAX && cf__map_owns_results(job))
+        cf__map_free_results(job, cf__map_slot_area(job, slot->stage_out),
+                             slot->end - slot->begin);
     pthread_mutex_lock(&job->mu);
     slot->busy = false;
     slot->finished = false;
@@ -667,8 +737,11 @@ static void cf__map_start_one(cf__map_job *job, cf__map_slot *slot)
     job->next += count; /* a source may give fewer: corrected below */
     job->in_flight++;
     pthread_mutex_unlock(&job->mu);
-    size_t got = cf__map_fill_slot(job, slot, begin, count);
+    int source_rc = 0;
+    size_t got = cf__map_fill_slot(job, slot, begin, count, &source_rc);
     int rc = 0;
+    if (got > 0 && slot->stage_out != SIZE_MAX && cf__map_owns_results(job))
+        memset(cf__map_slot_area(job, slot->stage_out), 0, got * job->out_size);
     if (got > 0) {
         slot->begin = begin;
         slot->end = begin + got;
@@ -687,6 +760,14 @@ static void cf__map_start_one(cf__map_job *job, cf__map_slot *slot)
     }
     job->in_flight--;
     slot->busy = false;
+    if (source_rc != 0) {
+        /* The source failed: stop the map with its error. */
+        size_t ncancel = cf__map_stop(job, source_rc, cf_last_error());
+        pthread_mutex_unlock(&job->mu);
+        cf__map_cancel_all(job->cancel, ncancel);
+        pthread_mutex_lock(&job->mu);
+        return;
+    }
     if (got == 0)
         return;
     /* The chunk could not be submitted: its elements never run. */
@@ -707,7 +788,16 @@ static void cf__map_drive(cf__map_job *job)
     if (job->driving)
         return;
     job->driving = true;
+    cf__map_job *outer = cf__map_driven;
+    cf__map_driven = job;
     for (;;) {
+        if (job->cancelled && !job->stopping) {
+            size_t ncancel = cf__map_stop(job, CF_ECANCELLED, "the map's future was cancelled");
+            pthread_mutex_unlock(&job->mu);
+            cf__map_cancel_all(job->cancel, ncancel);
+            pthread_mutex_lock(&job->mu);
+            continue;
+        }
         cf__map_slot *slot = job->done_head;
         if (slot != NULL) {
             job->done_head = slot->next_done;
@@ -723,6 +813,7 @@ static void cf__map_drive(cf__map_job *job)
         }
         break;
     }
+    cf__map_driven = outer;
     job->driving = false;
 }
 
@@ -805,7 +896,7 @@ static void cf__map_chunk_done(cf_future *f, void *arg)
         job->done_head = slot;
     job->done_tail = slot;
     if (job->sync) {
-        pthread_cond_signal(&job->cond);
+        pthread_cond_broadcast(&job->cond);
         pthread_mutex_unlock(&job->mu);
     } else {
         cf__map_drive(job);
@@ -938,9 +1029,9 @@ static int cf__map_layout(cf__map_job *job, size_t default_chunk)
             /* Capped: as many chunks as the cap needs, rounded up to a
              * multiple of the workers, so that equal chunks end together
              * instead of one worker running the last one alone. */
-            size_t chunks = n / cap + (n % cap != 0);
-            chunks = (chunks + workers - 1) / workers * workers;
-            cs = n / chunks + (n % chunks != 0);
+            size_t chunks = cf__size_div_up(n, cap);
+            chunks = cf__size_div_up(chunks, workers) * workers;
+            cs = cf__size_div_up(n, chunks);
         } else if (cs > cap) {
             cs = cap;
         }
@@ -952,11 +1043,60 @@ static int cf__map_layout(cf__map_job *job, size_t default_chunk)
     job->chunk_size = cs;
     size_t slots = job->opts.max_chunks_in_flight;
     if (slots == 0)
-        slots = CF__MAP_SLOTS_PER_WORKER * workers;
-    if (job->source == NULL && slots > (n + cs - 1) / cs)
-        slots = (n + cs - 1) / cs;
+        if (!cf__size_mul(CF__MAP_SLOTS_PER_WORKER, workers, &slots))
+            slots = (size_t)PTRDIFF_MAX;
+    if (job->source == NULL && slots > cf__size_div_up(n, cs))
+        slots = cf__size_div_up(n, cs);
     job->nslots = slots > 0 ? slots : 1;
     return cf__map_make_arena(job);
+}
+
+/* The _async forms' future is done: when it was cancelled, stop the map.
+ * The stop word ends every chunk before its next element; the driver (the
+ * next one to run) cancels the chunks not started and settles the rest. Then,
+ * unless called from a thread of the executor (a worker, the dispatcher, a
+ * callback of the map: waiting there could starve what it waits for), wait
+ * until the chunks in flight are done, so that no element runs any more and
+ * the caller may free the arrays once cf_future_cancel returns. (This runs as
+ * a done-callback; callbacks of chunks cancelled here are deferred until it
+ * returns, so it waits for the chunks' futures, never for their callbacks.)
+ * Holds a job reference. */
+static void cf__map_result_done(cf_future *f, void *arg)
+{
+    cf__map_job *job = arg;
+    if (!cf_future_cancelled(f)) {
+        cf__map_job_unref(job);
+        return;
+    }
+    cf_future **wait = NULL;
+    size_t nwait = 0;
+    pthread_mutex_lock(&job->mu);
+    if (job->result != NULL && !job->cancelled) {
+        job->cancelled = true;
+        atomic_store_explicit(job->stop, 1, memory_order_relaxed);
+        bool own = cf__map_driven == job || job->ex->ops->is_own_thread(job->ex);
+        if (!own && (wait = cf__calloc(job->nslots, sizeof *wait)) != NULL)
+            for (size_t s = 0; s < job->nslots; s++) {
+                cf_future *c = job->slots[s].busy ? job->slots[s].chunk.future : NULL;
+                if (c != NULL && !cf_future_done(c))
+                    wait[nwait++] = cf_future_retain(c);
+            }
+    }
+    bool drive = !job->driving;
+    if (drive)
+        cf__map_drive(job); /* stops the map: cancels what has not started */
+    pthread_mutex_unlock(&job->mu);
+    for (size_t i = 0; i < nwait; i++) {
+        cf_future_cancel(wait[i]); /* still pending: never runs */
+        cf_future_wait(wait[i], CF_FOREVER);
+        cf_future_release(wait[i]);
+    }
+    cf__free(wait);
+    if (drive) {
+        pthread_mutex_lock(&job->mu);
+        cf__map_end_async(job); /* unlocks */
+    }
+    cf__map_job_unref(job);
 }
 
 /* Start the job: blocking forms run it to the end; _async ones return at
@@ -971,7 +1111,15 @@ static int cf__map_begin(cf__map_job *job, cf_future **fut)
         cf__map_job_unref(job);
         return cf__fail(rc, "map: no memory for the map's future");
     }
-    cf_future_set_running(f);
+    /* The future stays pending while the map runs, so that cf_future_cancel
+     * can stop it (cf__map_result_done). */
+    atomic_fetch_add_explicit(&job->refs, 1, memory_order_relaxed);
+    if ((rc = cf_future_add_done_callback(f, cf__map_result_done, job)) != 0) {
+        atomic_fetch_sub_explicit(&job->refs, 1, memory_order_relaxed);
+        cf__map_job_unref(job);
+        cf_future_release(f);
+        return cf__fail(rc, "map: no memory for the map's future");
+    }
     cf_future_retain(f);
     job->result = f;
     pthread_mutex_lock(&job->mu);
@@ -979,10 +1127,11 @@ static int cf__map_begin(cf__map_job *job, cf_future **fut)
     if (job->report.chunks == 0 && job->stopping) {
         /* Not a single chunk could be submitted: the map did not start. */
         job->result = NULL;
-        int rc = cf__fail(job->stop_code, "%s",
+        rc = cf__fail(job->stop_code, "%s",
                           job->stop_message != NULL ? job->stop_message
                                                     : cf_strerror(job->stop_code));
         pthread_mutex_unlock(&job->mu);
+        cf_future_cancel(f); /* runs cf__map_result_done: its reference goes */
         cf__map_job_unref(job);
         cf_future_release(f);
         cf_future_release(f);
@@ -1012,6 +1161,19 @@ int cf__map_arrays(cf_future **fut, bool async, cf_executor *ex, const cf_map_op
             return cf__fail(CF_EINVAL, "%s: %s of task '%s' is NULL", caller,
                             tuple_size > 0 ? "the argument tuples" : "an argument array",
                             task->name);
+    /* No array can hold more than PTRDIFF_MAX bytes: a larger n is a lie
+     * that would wrap the byte offsets computed from it. */
+    size_t bytes;
+    for (size_t a = 0; a < narrays; a++)
+        if (!cf__size_mul(n, tuple_size > 0 ? tuple_size : task->params[a].size, &bytes))
+            return cf__fail(CF_EINVAL, "%s: %zu elements of %s of task '%s' cannot be an array "
+                            "(more bytes than a size can hold)",
+                            caller, n, tuple_size > 0 ? "the argument tuples" : "an argument",
+                            task->name);
+    if (out != NULL && task->result.kind != CF_KIND_VOID &&
+        !cf__size_mul(n, task->result.size, &bytes))
+        return cf__fail(CF_EINVAL, "%s: %zu results of task '%s' cannot be an array (more bytes "
+                        "than a size can hold)", caller, n, task->name);
     cf__map_job *job;
     if ((rc = cf__map_job_new(&job, ex, opts, task, n, !async)) != 0)
         return rc;
@@ -1026,13 +1188,17 @@ int cf__map_arrays(cf_future **fut, bool async, cf_executor *ex, const cf_map_op
     }
     job->out = task->result.kind != CF_KIND_VOID ? out : NULL;
     job->out_size = task->result.size;
+    if (job->out != NULL && cf__map_owns_results(job)) /* NULL where nothing succeeds */
+        memset(job->out, 0, n * job->out_size);
     if (n == 0) {
         job->nslots = 0;
         return cf__map_begin(job, fut);
     }
     size_t workers = cf_executor_max_workers(ex) > 0 ? cf_executor_max_workers(ex) : 1;
-    size_t per = 4 * workers;
-    if ((rc = cf__map_layout(job, n / per + (n % per != 0))) != 0) {
+    size_t per;
+    if (!cf__size_mul(4, workers, &per))
+        per = (size_t)PTRDIFF_MAX;
+    if ((rc = cf__map_layout(job, cf__size_div_up(n, per))) != 0) {
         cf__map_job_unref(job);
         return rc;
     }

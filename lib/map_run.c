@@ -13,10 +13,15 @@
  * - With keep_going false, a failure raises the stop word itself, so that
  *   the other chunks stop at their next element without waiting for the
  *   map to hear of it.
+ * - String and byte-buffer results (thread pools only) follow task.h's rule:
+ *   each is replaced in `out` by a malloc'ed copy the map's caller owns
+ *   (NULL for an element that failed), and what the element took with
+ *   cf_string_take() is freed right after.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -28,6 +33,36 @@
 #define CF__MAP_CHECK_MAX 1024
 /* Elements run faster than this between two reads double the interval. */
 #define CF__MAP_CHECK_NS 50000
+
+/* Replace the string or byte-buffer result at `slot` with a malloc'ed copy
+ * (kind STR or BYTES). Returns false when there was no memory (the slot then
+ * holds NULL). */
+static bool cf__map_own_result(uint32_t kind, char *slot)
+{
+    if (kind == CF_KIND_STR) {
+        const char *s;
+        memcpy(&s, slot, sizeof s);
+        char *copy = s != NULL ? strdup(s) : NULL;
+        memcpy(slot, &copy, sizeof copy);
+        return s == NULL || copy != NULL;
+    }
+    cf_bytes b;
+    memcpy(&b, slot, sizeof b);
+    void *copy = NULL;
+    if (b.len > 0 && b.data != NULL && (copy = malloc(b.len)) != NULL)
+        memcpy(copy, b.data, b.len);
+    bool ok = b.len == 0 || copy != NULL;
+    b.data = copy;
+    b.len = ok ? b.len : 0;
+    memcpy(slot, &b, sizeof b);
+    return ok;
+}
+
+/* Clear the result at `slot` of an element that failed (STR or BYTES). */
+static void cf__map_clear_result(uint32_t kind, char *slot)
+{
+    memset(slot, 0, kind == CF_KIND_STR ? sizeof(char *) : sizeof(cf_bytes));
+}
 
 void cf__map_run_elements(const cf__map_run *run, cf__map_ran *ran)
 {
@@ -49,6 +84,11 @@ void cf__map_run_elements(const cf__map_run *run, cf__map_ran *ran)
     size_t interval = 1, next_check = 0;
     int64_t last_check = timed ? cf__now_ns() : 0;
 
+    uint32_t kind = t->result.kind;
+    bool owned = (kind == CF_KIND_STR || kind == CF_KIND_BYTES) && run->out != NULL;
+    if (owned) /* elements that do not run hold NULL too */
+        memset(run->out, 0, run->count * run->out_stride);
+
     cf__fail_ctx ctx;
     cf__fail_ctx_enter(&ctx);
     size_t i = 0;
@@ -66,8 +106,15 @@ void cf__map_run_elements(const cf__map_run *run, cf__map_ran *ran)
             last_check = now;
             next_check = i + interval;
         }
-        t->call_at(run->in, run->in_stride, i,
-                   run->out != NULL ? run->out + i * run->out_stride : scratch);
+        char *slot = run->out != NULL ? run->out + i * run->out_stride : scratch;
+        t->call_at(run->in, run->in_stride, i, slot);
+        if (owned) {
+            if (ctx.failed)
+                cf__map_clear_result(kind, slot);
+            else if (!cf__map_own_result(kind, slot))
+                cf_task_fail(-ENOMEM, "no memory to copy the result");
+        }
+        cf__fail_ctx_release(&ctx);
         if (__builtin_expect(!ctx.failed, 1)) {
             run->status[i] = 0;
             continue;

@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include "ring.h"
+#include "checked_size.h"
 
 #include <string.h>
 
@@ -28,7 +29,8 @@ void (*cf__ring_test_hook)(const cf__ring *r, bool push);
 
 size_t cf__ring_footprint(size_t size)
 {
-    return size > SIZE_MAX - sizeof(cf__ring) ? 0 : sizeof(cf__ring) + size;
+    size_t total;
+    return cf__size_add(sizeof(cf__ring), size, &total) ? total : 0;
 }
 
 void cf__ring_init(cf__ring *r, size_t size)

@@ -26,6 +26,7 @@
 #include "alloc.h"
 #include "error_priv.h"
 #include "shared_memory_priv.h"
+#include "checked_size.h"
 
 typedef struct cf__shm_block {
     char *base;
@@ -57,7 +58,8 @@ static void cf__shm_setup(void)
 static size_t cf__page_round(size_t size)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    return size > SIZE_MAX - (page - 1) ? 0 : (size + page - 1) / page * page;
+    size_t rounded;
+    return cf__size_align_up(size, page, &rounded) ? rounded : 0;
 }
 
 int cf__shm_create(size_t size, const char *name, int *fd, void **base)

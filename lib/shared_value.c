@@ -27,6 +27,7 @@
 
 #include "clock.h"
 #include "error_priv.h"
+#include "checked_size.h"
 #include "lock_priv.h"
 #include "pshared.h"
 
@@ -175,10 +176,10 @@ static int cf__shared_make(cf__shared_obj **out, cf_type type, size_t n, const v
                         cf_kind_name(type.kind));
     if (n == 0)
         return cf__fail(CF_EINVAL, "%s: no elements", caller);
-    if (n > (SIZE_MAX - sizeof(cf__shared_obj)) / type.size)
+    size_t size;
+    if (!cf__size_mul_add(n, type.size, sizeof(cf__shared_obj), &size))
         return cf__fail(-ENOMEM, "%s: %zu elements of %u bytes do not fit in memory", caller, n,
                         type.size);
-    size_t size = sizeof(cf__shared_obj) + n * type.size;
     void *mem;
     int rc = cf__pshared_new(&mem, size, caller);
     if (rc != 0)

@@ -6,11 +6,27 @@
  * it changes only at load and unload. A generation number, bumped by every
  * change, lets hot paths (the process pool's workers) remember lookups and
  * trust them for as long as the generation stays the same.
+ * - Identity: a task is its name, the file CF_TASK was written in and the
+ *   line, its key "name@file:line". Workers are forked from the same binary,
+ *   so the key names the same declaration in every process of a pool, and
+ *   two `static` functions of one name in two files have two keys. Copies of
+ *   one declaration (a CF_TASK in a header, included by several units) share
+ *   a key and are the same function. Two registrations are the same function
+ *   when they share a key or a function address (a task declared in two
+ *   units for one extern function).
+ * - A name alone still identifies a task while every registration under it
+ *   is the same function, which is nearly always: `collisions` counts the
+ *   pairs of registrations that share a name and are not the same function,
+ *   so that the wire (cf__task_wire_id) sends the short name unless some
+ *   name is shared, and then the key for the tasks whose name is.
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error_priv.h"
@@ -26,9 +42,40 @@ uint64_t cf__task_registry_generation(void)
     return atomic_load_explicit(&cf__registry_gen, memory_order_acquire);
 }
 
+/* Pairs of registrations with one name that are not the same function. */
+static _Atomic size_t cf__registry_collisions;
+
+static const char *cf__task_file(const cf_task *t)
+{
+    return t->file != NULL ? t->file : "";
+}
+
+static bool cf__same_key(const cf_task *a, const cf_task *b)
+{
+    return a->line == b->line && strcmp(a->name, b->name) == 0 &&
+           strcmp(cf__task_file(a), cf__task_file(b)) == 0;
+}
+
+static bool cf__same_function(const cf_task *a, const cf_task *b)
+{
+    return a->fn == b->fn || cf__same_key(a, b);
+}
+
+/* Registrations other than t that share its name but not its function.
+ * Registry lock held. */
+static size_t cf__rivals(const cf_task *t)
+{
+    size_t n = 0;
+    for (const cf_task *r = cf__registry; r != NULL; r = r->cf__next)
+        if (r != t && strcmp(r->name, t->name) == 0 && !cf__same_function(r, t))
+            n++;
+    return n;
+}
+
 void cf__task_register(cf_task *task)
 {
     pthread_mutex_lock(&cf__registry_mu);
+    atomic_fetch_add_explicit(&cf__registry_collisions, cf__rivals(task), memory_order_relaxed);
     task->cf__next = cf__registry;
     cf__registry = task;
     atomic_fetch_add_explicit(&cf__registry_gen, 1, memory_order_release);
@@ -41,6 +88,8 @@ void cf__task_unregister(cf_task *task)
     for (cf_task **p = &cf__registry; *p != NULL; p = &(*p)->cf__next) {
         if (*p == task) {
             *p = task->cf__next;
+            atomic_fetch_sub_explicit(&cf__registry_collisions, cf__rivals(task),
+                                      memory_order_relaxed);
             break;
         }
     }
@@ -48,27 +97,86 @@ void cf__task_unregister(cf_task *task)
     pthread_mutex_unlock(&cf__registry_mu);
 }
 
+/* A key "name@file:line" split into its parts (pointers into the key). */
+typedef struct cf__key {
+    const char *name, *file;
+    size_t name_len, file_len;
+    long line;
+} cf__key;
+
+/* Split s (len bytes) as a key; false when it is a plain name. */
+static bool cf__key_parse(const char *s, size_t len, cf__key *k)
+{
+    const char *at = memchr(s, '@', len);
+    if (at == NULL)
+        return false;
+    const char *colon = NULL;
+    for (const char *p = s + len; p > at; p--)
+        if (p[-1] == ':') {
+            colon = p - 1;
+            break;
+        }
+    k->name = s;
+    k->name_len = (size_t)(at - s);
+    k->line = -1;
+    if (colon == NULL)
+        return true; /* matches nothing */
+    k->file = at + 1;
+    k->file_len = (size_t)(colon - at - 1);
+    long line = 0;
+    const char *d = colon + 1;
+    if (d == s + len)
+        return true;
+    for (; d < s + len; d++) {
+        if (*d < '0' || *d > '9' || line > INT32_MAX / 10)
+            return true;
+        line = line * 10 + (*d - '0');
+    }
+    k->line = line;
+    return true;
+}
+
+static bool cf__key_matches(const cf__key *k, const cf_task *t)
+{
+    const char *file = cf__task_file(t);
+    return k->line == t->line && strlen(t->name) == k->name_len &&
+           memcmp(t->name, k->name, k->name_len) == 0 && strlen(file) == k->file_len &&
+           memcmp(file, k->file, k->file_len) == 0;
+}
+
 int cf_task_find(const char *name, const cf_task **out)
 {
     if (name == NULL || out == NULL)
         return cf__fail(CF_EINVAL, "cf_task_find: NULL argument");
-    const cf_task *found = NULL;
-    bool ambiguous = false;
+    cf__key key;
+    bool by_key = cf__key_parse(name, strlen(name), &key);
+    const cf_task *found = NULL, *rival = NULL;
     pthread_mutex_lock(&cf__registry_mu);
     for (const cf_task *t = cf__registry; t != NULL; t = t->cf__next) {
-        if (strcmp(t->name, name) != 0)
+        if (by_key ? !cf__key_matches(&key, t) : strcmp(t->name, name) != 0)
             continue;
         if (found == NULL)
             found = t;
-        else if (found->fn != t->fn)
-            ambiguous = true;
+        else if (rival == NULL && !cf__same_function(found, t))
+            rival = t;
+    }
+    /* Copy what the message needs before the lock goes (a dlclose could
+     * unregister them). */
+    char a[256] = "", b[256] = "";
+    if (rival != NULL) {
+        snprintf(a, sizeof a, "%s:%d", cf__task_file(found), found->line);
+        snprintf(b, sizeof b, "%s:%d", cf__task_file(rival), rival->line);
     }
     pthread_mutex_unlock(&cf__registry_mu);
     if (found == NULL)
-        return cf__fail(CF_ENOTFOUND, "no task named '%s' is registered", name);
-    if (ambiguous)
-        return cf__fail(CF_EAMBIGUOUS, "several different functions are registered as '%s'",
+        return cf__fail(CF_ENOTFOUND, by_key ? "no task declared as '%s' is registered"
+                                             : "no task named '%s' is registered",
                         name);
+    if (rival != NULL)
+        return cf__fail(CF_EAMBIGUOUS,
+                        "several different functions are registered as '%s' (declared at %s "
+                        "and %s): name one as \"%s@<file>:<line>\"",
+                        name, a, b, name);
     *out = found;
     return 0;
 }
@@ -102,6 +210,34 @@ uint64_t cf__task_registry_digest(void)
     }
     pthread_mutex_unlock(&cf__registry_mu);
     return sum;
+}
+
+const char *cf__task_wire_id(const cf_task *t, char *buf, size_t cap, size_t *len)
+{
+    bool shared = false;
+    if (atomic_load_explicit(&cf__registry_collisions, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&cf__registry_mu);
+        shared = cf__rivals(t) > 0;
+        pthread_mutex_unlock(&cf__registry_mu);
+    }
+    if (shared) {
+        int n = snprintf(buf, cap, "%s@%s:%d", t->name, cf__task_file(t), t->line);
+        if (n > 0 && (size_t)n < cap) {
+            *len = (size_t)n;
+            return buf;
+        }
+    }
+    *len = strlen(t->name);
+    return t->name;
+}
+
+bool cf__task_id_matches(const cf_task *t, const void *id, size_t len)
+{
+    cf__key key;
+    if (cf__key_parse(id, len, &key))
+        return cf__key_matches(&key, t);
+    return atomic_load_explicit(&cf__registry_collisions, memory_order_relaxed) == 0 &&
+           strlen(t->name) == len && memcmp(t->name, id, len) == 0;
 }
 
 int cf__task_check(const cf_task *task)

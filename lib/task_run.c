@@ -5,10 +5,19 @@
  * initializer call; contexts nest (a task that runs another task inline).
  * cf_task_fail() only writes that record; the runner turns it into the
  * future's error after the task returns.
+ * - Ownership of results: a string or byte-buffer result is always copied
+ *   when the task returns (the future's copy, a map's copy, the wire's), and
+ *   what the task returned stays the task's. cf_string_take()/cf_bytes_take()
+ *   let a task hand over a malloc'ed buffer instead: it is pushed on a
+ *   per-thread stack and freed with free() once the runner has copied the
+ *   result (cf__fail_ctx_release frees the entries above the mark its context
+ *   recorded, so a task that runs another inline keeps its own). A runner
+ *   that does not release leaves them to the thread's next outermost run.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -18,11 +27,84 @@
 
 static _Thread_local cf__fail_ctx *cf__current_fail;
 
+/* Buffers taken by the runs on this thread, oldest first: a few inline,
+ * more in a heap array. */
+#define CF__TAKEN_INLINE 4
+static _Thread_local struct {
+    void *inline_[CF__TAKEN_INLINE];
+    void **more; /* alloc.h; entries CF__TAKEN_INLINE.. */
+    size_t n, cap_more;
+} cf__taken;
+
+static void **cf__taken_at(size_t i)
+{
+    return i < CF__TAKEN_INLINE ? &cf__taken.inline_[i] : &cf__taken.more[i - CF__TAKEN_INLINE];
+}
+
+/* Free (with free(): they are the application's) the entries from `mark` on. */
+static void cf__taken_release(size_t mark)
+{
+    while (cf__taken.n > mark)
+        free(*cf__taken_at(--cf__taken.n));
+    if (cf__taken.n <= CF__TAKEN_INLINE && cf__taken.more != NULL) {
+        cf__free(cf__taken.more);
+        cf__taken.more = NULL;
+        cf__taken.cap_more = 0;
+    }
+}
+
+/* Record p; false when there is no memory to (p is then not taken). */
+static bool cf__taken_push(void *p)
+{
+    if (cf__taken.n >= CF__TAKEN_INLINE && cf__taken.n - CF__TAKEN_INLINE == cf__taken.cap_more) {
+        size_t cap = cf__taken.cap_more > 0 ? 2 * cf__taken.cap_more : 8;
+        void **more = cf__calloc(cap, sizeof *more);
+        if (more == NULL)
+            return false;
+        if (cf__taken.cap_more > 0)
+            memcpy(more, cf__taken.more, cf__taken.cap_more * sizeof *more);
+        cf__free(cf__taken.more);
+        cf__taken.more = more;
+        cf__taken.cap_more = cap;
+    }
+    *cf__taken_at(cf__taken.n++) = p;
+    return true;
+}
+
 void cf__fail_ctx_enter(cf__fail_ctx *ctx)
 {
+    if (cf__current_fail == NULL)
+        cf__taken_release(0);
     memset(ctx, 0, sizeof *ctx);
+    ctx->taken_mark = cf__taken.n;
     ctx->outer = cf__current_fail;
     cf__current_fail = ctx;
+}
+
+void cf__fail_ctx_release(cf__fail_ctx *ctx)
+{
+    cf__taken_release(ctx->taken_mark);
+}
+
+/* Take p for the running task, or fail the task when that is impossible. */
+static void cf__take(void *p)
+{
+    if (p == NULL || cf__current_fail == NULL)
+        return;
+    if (!cf__taken_push(p)) /* p stays the task's (leaks): the task fails instead */
+        cf_task_fail(-ENOMEM, "no memory to take ownership of a returned buffer");
+}
+
+char *cf_string_take(char *s)
+{
+    cf__take(s);
+    return s;
+}
+
+cf_bytes cf_bytes_take(void *data, size_t len)
+{
+    cf__take(data);
+    return (cf_bytes){data, len};
 }
 
 void cf__fail_ctx_leave(cf__fail_ctx *ctx)
@@ -62,7 +144,9 @@ void cf__task_run(cf_future *f, const char *origin)
         cf__future_fail(f, CF_ETASK, ctx.code, origin, "%s",
                         ctx.message != NULL ? ctx.message : "the task failed");
         cf__free(ctx.message);
+        cf__fail_ctx_release(&ctx);
         return;
     }
     cf__future_finish_from_slot(f);
+    cf__fail_ctx_release(&ctx);
 }

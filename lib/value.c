@@ -96,6 +96,10 @@ cf_value cf_value_bytes(const void *data, size_t len)
 
 cf_value cf_value_struct(const void *data, size_t size)
 {
+    /* Wider than a cf_type can say: a value of no valid kind, which every
+     * use refuses, rather than a truncated size. */
+    if (size > UINT32_MAX)
+        return cf__make(CF_KIND_COUNT_, UINT32_MAX);
     cf_value v = cf__make(CF_KIND_STRUCT, (uint32_t)size);
     v.as.data = data;
     return v;

@@ -21,7 +21,9 @@
  *   copied: they point into the payload. While a CALL's arguments are decoded
  *   the arena may move, so string arguments are recorded as arena offsets and
  *   turned into pointers at the end.
- * - Tasks named by CALLs are found with cf_task_find() and remembered in a
+ * - Tasks are named by their name, or by their key "name@file:line" when the
+ *   name is shared (cf__task_wire_id, task.c); CALLs and CHUNKs find them
+ *   with cf_task_find(), which takes either, and remember them in a
  *   few decoder slots, trusted only while the registry's generation is the
  *   one they were found under: a dlopen or dlclose clears them.
  * - Nothing here locks or keeps global state; a decoder or a frame buffer is
@@ -305,6 +307,16 @@ static int cf__wire_end(cf__frame_out *out, const char *what, const char *task_n
     return rc;
 }
 
+/* The task a CALL or CHUNK names: its name, or its key when the name is
+ * shared (cf__task_wire_id). */
+static void cf__pack_task(msgpack_packer *pk, const cf_task *task)
+{
+    char buf[CF__TASK_ID_MAX];
+    size_t len;
+    const char *task_id = cf__task_wire_id(task, buf, sizeof buf, &len);
+    msgpack_pack_str_with_body(pk, task_id, len);
+}
+
 int cf__wire_encode_call(cf__frame_out *out, uint64_t id, const cf_task *task, const void *args)
 {
     int rc = cf__wire_check_task(task, "CALL", CF_EUNSUPPORTED);
@@ -318,7 +330,7 @@ int cf__wire_encode_call(cf__frame_out *out, uint64_t id, const cf_task *task, c
     cf__frame_begin(out);
     cf__pack_header(&pk, CF__WIRE_CALL);
     msgpack_pack_uint64(&pk, id);
-    msgpack_pack_str_with_body(&pk, task->name, strlen(task->name));
+    cf__pack_task(&pk, task);
     msgpack_pack_array(&pk, task->nparams);
     for (uint32_t i = 0; i < task->nparams; i++) {
         rc = cf__pack_value(&pk, task, i + 1, task->params[i],
@@ -450,7 +462,7 @@ int cf__wire_encode_chunk(cf__frame_out *out, uint64_t id, const cf__wire_chunk 
     cf__pack_header(&pk, CF__WIRE_CHUNK);
     msgpack_pack_uint64(&pk, id);
     msgpack_pack_uint32(&pk, c->nfds);
-    msgpack_pack_str_with_body(&pk, t->name, strlen(t->name));
+    cf__pack_task(&pk, t);
     msgpack_pack_uint64(&pk, c->first);
     msgpack_pack_uint64(&pk, c->count);
     msgpack_pack_uint32(&pk, c->flags);
@@ -1057,7 +1069,7 @@ static int cf__read_task(cf__wire_decoder *dec, cf__rd *r, const cf_task **task)
     }
     for (size_t i = 0; i < sizeof dec->recent / sizeof dec->recent[0]; i++) {
         const cf_task *t = dec->recent[i];
-        if (t != NULL && strlen(t->name) == len && memcmp(t->name, s, len) == 0) {
+        if (t != NULL && cf__task_id_matches(t, s, len)) {
             *task = t; /* checked when it was found */
             return 0;
         }

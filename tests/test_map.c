@@ -1563,7 +1563,7 @@ START_TEST(map_pointer_parameter)
 END_TEST
 
 /* String results: a process pool cannot bring them back into an array; a
- * thread pool gives the pointers the task returned. */
+ * thread pool gives copies the caller owns (task.h's rule). */
 START_TEST(map_string_result)
 {
     cf_executor *ex = new_pool(_i, 2);
@@ -1577,8 +1577,11 @@ START_TEST(map_string_result)
                       cf_last_error());
     } else {
         EXPECT_RC(cf_map(ex, name_of, &(cf_map_options){.chunk_size = 4}, N, out, xs), 0);
-        for (int32_t i = 0; i < N; i++)
-            ck_assert_ptr_eq(out[i], names[i % 3]);
+        for (int32_t i = 0; i < N; i++) {
+            ck_assert_str_eq(out[i], names[i % 3]);
+            ck_assert_ptr_ne(out[i], names[i % 3]);
+            free((void *)out[i]);
+        }
     }
     free_pool(ex);
 }
@@ -1778,6 +1781,184 @@ END_TEST
 
 /* ---- Suite ---------------------------------------------------------------------------- */
 
+
+/* ---- Cancelling an async map; a failing source ---------------------------------------- */
+
+static _Atomic(cf_future *) cancel_target; /* the map's future, for the task below */
+static _Atomic int first_done;           /* element 0 of until_cancelled returned */
+
+/* Thread pools: element 0 runs until the map's future is cancelled (at most
+ * DEADLINE_S); every element counts its runs. */
+static int32_t until_cancelled(int32_t x)
+{
+    if (x == 0) {
+        atomic_store(&shared->holding, 1);
+        double until = now_s() + DEADLINE_S;
+        cf_future *target = NULL; /* set once cf_map_async has returned it */
+        while ((target = atomic_load(&cancel_target)) == NULL && keep_polling(until)) {
+        }
+        while (target != NULL && !cf_future_cancelled(target) && keep_polling(until)) {
+        }
+    }
+    if (x >= 0 && x < MAX_N)
+        atomic_fetch_add(&shared->runs[x], 1);
+    if (x == 0)
+        atomic_store(&first_done, 1);
+    return x;
+}
+CF_TASK(int32_t, until_cancelled, int32_t);
+
+/* Every element waits (at most DEADLINE_S) for the gate, then counts. */
+static int32_t gated(int32_t x)
+{
+    double until = now_s() + DEADLINE_S;
+    while (atomic_load(&shared->gate) == 0 && keep_polling(until)) {
+    }
+    if (x >= 0 && x < MAX_N)
+        atomic_fetch_add(&shared->runs[x], 1);
+    return x;
+}
+CF_TASK(int32_t, gated, int32_t);
+
+static uint32_t total_runs(size_t n)
+{
+    uint32_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += atomic_load(&shared->runs[i]);
+    return sum;
+}
+
+START_TEST(map_async_cancel_waits_for_running)
+{
+    /* One worker, one chunk of one element in flight: element 0 runs until
+     * the cancel; cf_future_cancel returns only after it has returned, and
+     * nothing after it ever starts. */
+    cf_executor *ex = new_pool(THREADS, 1);
+    enum { N = 50 };
+    static int32_t in[N], out[N];
+    static int status[N];
+    for (int32_t i = 0; i < N; i++)
+        in[i] = i;
+    cf_map_report report;
+    cf_future *f;
+    cf_map_options o = {.chunk_size = 1, .max_chunks_in_flight = 1, .status = status,
+                        .report = &report};
+    EXPECT_RC(cf_map_async(&f, ex, until_cancelled, &o, N, out, in), 0);
+    atomic_store(&cancel_target, f);
+    double until = now_s() + DEADLINE_S;
+    while (atomic_load(&shared->holding) == 0 && keep_polling(until)) {
+    }
+    ck_assert(!cf_future_done(f));
+    ck_assert(cf_future_cancel(f));
+    ck_assert_int_eq(atomic_load(&first_done), 1); /* it had returned */
+    ck_assert(cf_future_cancelled(f));
+    ck_assert_int_eq(cf_future_result(f, NULL, DEADLINE_S), CF_ECANCELLED);
+    free_pool(ex);
+    ck_assert_uint_eq(total_runs(N), 1);
+    ck_assert_uint_eq(report.succeeded, 1);
+    ck_assert_uint_eq(report.not_run, N - 1);
+    ck_assert_int_eq(status[0], 0);
+    for (int32_t i = 1; i < N; i++)
+        ck_assert_int_eq(status[i], CF_ECANCELLED);
+    cf_future_release(f);
+}
+END_TEST
+
+static void cancel_on_first_chunk(const cf_map_chunk *c, void *arg)
+{
+    (void)c;
+    cf_future **f = arg;
+    ck_assert(cf_future_cancel(*f)); /* from the map's own callback: returns at once */
+}
+
+START_TEST(map_async_cancel_from_callback)
+{
+    /* Both pools: cancelled from its first chunk's callback, the map stops;
+     * at most the chunks then in flight run. */
+    cf_executor *ex = new_pool(_i, 2);
+    enum { N = 400 };
+    static int32_t in[N];
+    for (int32_t i = 0; i < N; i++)
+        in[i] = i;
+    static cf_future *f;
+    cf_map_report report;
+    cf_map_options o = {.chunk_size = 1, .max_chunks_in_flight = 2, .on_chunk = cancel_on_first_chunk,
+                        .arg = &f, .report = &report};
+    /* The callback may run before cf_map_async returns: the elements wait
+     * for the gate, opened once f is set. */
+    EXPECT_RC(cf_map_async(&f, ex, gated, &o, N, NULL, in), 0);
+    atomic_store(&shared->gate, 1);
+    ck_assert_int_eq(cf_future_result(f, NULL, DEADLINE_S), CF_ECANCELLED);
+    free_pool(ex);
+    ck_assert_uint_lt(report.succeeded, N);
+    ck_assert_uint_gt(report.not_run, 0);
+    ck_assert_uint_eq(total_runs(N), report.succeeded);
+    ck_assert_uint_eq(report.succeeded + report.failed + report.not_run, N);
+    cf_future_release(f);
+}
+END_TEST
+
+START_TEST(map_async_cancel_after_end)
+{
+    /* A map that has ended cannot be cancelled: its outcome stays. */
+    cf_executor *ex = new_pool(_i, 2);
+    enum { N = 64 };
+    static int64_t in[N], out[N];
+    for (int32_t i = 0; i < N; i++)
+        in[i] = i;
+    cf_future *f;
+    EXPECT_RC(cf_map_async(&f, ex, triple, NULL, N, out, in), 0);
+    EXPECT_RC(cf_future_result(f, NULL, DEADLINE_S), 0);
+    ck_assert(!cf_future_cancel(f));
+    ck_assert(!cf_future_cancelled(f));
+    cf_future_release(f);
+    free_pool(ex);
+}
+END_TEST
+
+/* Gives elements 0.. in chunks of up to `max`, until `*fail_at` is reached:
+ * then fails (cf_map_source_fail). */
+static size_t source_failing_at(void *tuples, size_t max, size_t first, void *arg)
+{
+    size_t fail_at = *(size_t *)arg;
+    if (first >= fail_at) {
+        ck_assert_int_eq(cf_map_source_fail(-EIO, "cannot read record %zu", first), 0);
+        return 7; /* ignored */
+    }
+    CF_ARGS(triple) *t = tuples;
+    size_t n = fail_at - first < max ? fail_at - first : max;
+    for (size_t i = 0; i < n; i++)
+        t[i].a0 = (int64_t)(first + i);
+    return n;
+}
+
+static void count_chunk(const cf_map_chunk *c, void *arg)
+{
+    *(size_t *)arg += c->end - c->begin;
+}
+
+START_TEST(map_generate_source_fails)
+{
+    cf_executor *ex = new_pool(_i, 2);
+    size_t fail_at = 300, delivered = 0;
+    cf_map_report report;
+    cf_map_options o = {.chunk_size = 64, .on_chunk = count_chunk, .arg = &delivered,
+                        .report = &report};
+    int rc = cf_map_generate(ex, triple, &o, source_failing_at, &fail_at);
+    ck_assert_msg(rc == -EIO, "%s: %s", cf_err_name(rc), cf_last_error());
+    ck_assert_msg(strstr(cf_last_error(), "cannot read record 300") != NULL &&
+                      strstr(cf_last_error(), "source") != NULL &&
+                      strstr(cf_last_error(), "triple") != NULL,
+                  "%s", cf_last_error());
+    /* What the source gave before failing ran (or was stopped), nothing more. */
+    ck_assert_uint_le(delivered, 300);
+    ck_assert_uint_eq(report.succeeded + report.failed + report.not_run, delivered);
+    /* Outside a source it is refused. */
+    ck_assert_int_eq(cf_map_source_fail(-EIO, "no"), CF_ESTATE);
+    free_pool(ex);
+}
+END_TEST
+
 static Suite *map_suite(void)
 {
     Suite *s = suite_create("map");
@@ -1811,6 +1992,10 @@ static Suite *map_suite(void)
     tcase_add_loop_test(tc, map_crash_stops, CRASH_ABORT, CRASH_KILL + 1);
     tcase_add_loop_test(tc, map_crash_keep_going, CRASH_ABORT, CRASH_KILL + 1);
     tcase_add_loop_test(tc, map_crash_async, CRASH_ABORT, CRASH_KILL + 1);
+    tcase_add_test(tc, map_async_cancel_waits_for_running);
+    tcase_add_loop_test(tc, map_async_cancel_from_callback, 0, KINDS);
+    tcase_add_loop_test(tc, map_async_cancel_after_end, 0, KINDS);
+    tcase_add_loop_test(tc, map_generate_source_fails, 0, KINDS);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("time limits");

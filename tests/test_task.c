@@ -21,6 +21,7 @@
 #include <cfutures.h>
 
 #include "support.h"
+#include "task_twin.h"
 
 typedef struct point { /* no padding, so that copies compare bytewise */
     int32_t x, y;
@@ -560,6 +561,7 @@ START_TEST(task_find_ambiguous)
     cf_task other = cf__task_answer;
     other.cf__next = NULL;
     other.fn = (void (*)(void))other_answer;
+    other.line = cf__task_answer.line + 1000; /* declared elsewhere */
     cf__task_register(&other);
     ck_assert_int_eq(cf_task_find("answer", &t), CF_EAMBIGUOUS);
     ck_assert_uint_gt(strlen(cf_last_error()), 0);
@@ -749,6 +751,233 @@ START_TEST(task_fail_inside_task)
 }
 END_TEST
 
+
+/* ---- Identity: static tasks of one name, a header's task ----------------------------- */
+
+/* This unit's `twin`; task_twin.c has another, returning -x. */
+static int32_t twin(int32_t x)
+{
+    return x * 10;
+}
+CF_TASK(int32_t, twin, int32_t);
+
+static int32_t result_of(cf_future *f)
+{
+    int32_t r = 0;
+    ck_assert_msg(cf_future_result(f, &r, DEADLINE_S) == 0, "%s", cf_last_error());
+    cf_future_release(f);
+    return r;
+}
+
+START_TEST(task_identity_static_twins)
+{
+    /* On each executor, each unit's `twin` runs its own code. */
+    for (int kind = 0; kind < 2; kind++) {
+        cf_executor *ex = kind == 0 ? new_thread_pool_of(2) : new_process_pool_of(2);
+        for (int32_t i = 1; i <= 20; i++) {
+            cf_future *mine, *other;
+            ck_assert_int_eq(cf_submit(&mine, ex, twin, i), 0);
+            ck_assert_int_eq(twin_submit_other(&other, ex, i), 0);
+            ck_assert_int_eq(result_of(mine), i * 10);
+            ck_assert_int_eq(result_of(other), -i);
+        }
+        /* Maps too (their chunks name the task as calls do). */
+        int32_t in[64], out[64];
+        for (int32_t i = 0; i < 64; i++)
+            in[i] = i;
+        ck_assert_int_eq(cf_map(ex, twin, &(cf_map_options){.chunk_size = 5}, 64, out, in), 0);
+        for (int32_t i = 0; i < 64; i++)
+            ck_assert_int_eq(out[i], i * 10);
+        cf_executor_free(ex);
+    }
+    /* By name alone the two are ambiguous; by key each is found. */
+    const cf_task *t;
+    ck_assert_int_eq(cf_task_find("twin", &t), CF_EAMBIGUOUS);
+    ck_assert_msg(strstr(cf_last_error(), "task_twin.c") != NULL &&
+                      strstr(cf_last_error(), "test_task.c") != NULL,
+                  "the message names both declarations: %s", cf_last_error());
+    char key[512];
+    snprintf(key, sizeof key, "twin@%s:%d", cf__task_twin.file, cf__task_twin.line);
+    ck_assert_int_eq(cf_task_find(key, &t), 0);
+    ck_assert_ptr_eq(t, &cf__task_twin);
+    const cf_task *o = twin_other_task();
+    snprintf(key, sizeof key, "twin@%s:%d", o->file, o->line);
+    ck_assert_int_eq(cf_task_find(key, &t), 0);
+    ck_assert_ptr_eq(t, o);
+    snprintf(key, sizeof key, "twin@%s:%d", o->file, o->line + 1);
+    ck_assert_int_eq(cf_task_find(key, &t), CF_ENOTFOUND);
+    ck_assert_int_eq(cf_task_find("twin@", &t), CF_ENOTFOUND);
+    ck_assert_int_eq(cf_task_find("twin@x.c:notanumber", &t), CF_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(task_identity_header_copies)
+{
+    /* Two units' copies of a header's task share a key: one task. */
+    const cf_task *t;
+    ck_assert_int_eq(cf_task_find("header_bump", &t), 0);
+    for (int kind = 0; kind < 2; kind++) {
+        cf_executor *ex = kind == 0 ? new_thread_pool_of(2) : new_process_pool_of(2);
+        cf_future *a, *b;
+        ck_assert_int_eq(cf_submit(&a, ex, header_bump, 1), 0);
+        ck_assert_int_eq(twin_submit_header(&b, ex, 2), 0);
+        ck_assert_int_eq(result_of(a), 1001);
+        ck_assert_int_eq(result_of(b), 1002);
+        cf_executor_free(ex);
+    }
+}
+END_TEST
+
+/* ---- Ownership of returned strings ------------------------------------------------------ */
+
+/* Returns a thread-local buffer: the library must copy it. */
+static const char *item_name(int32_t i)
+{
+    static _Thread_local char buf[32];
+    snprintf(buf, sizeof buf, "item-%d", (int)i);
+    return buf;
+}
+CF_TASK(const char *, item_name, int32_t);
+
+/* Returns a fresh string, handed over with cf_string_take. */
+static char *fresh_name(int32_t i)
+{
+    char *s = malloc(32);
+    if (s == NULL)
+        return NULL;
+    snprintf(s, 32, "fresh-%d", (int)i);
+    return cf_string_take(s);
+}
+CF_TASK(char *, fresh_name, int32_t);
+
+/* Returns fresh bytes, handed over with cf_bytes_take. */
+static cf_bytes fresh_bytes(int32_t n)
+{
+    unsigned char *p = n > 0 ? malloc((size_t)n) : NULL;
+    for (int32_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(i + n);
+    return cf_bytes_take(p, (size_t)n);
+}
+CF_TASK(cf_bytes, fresh_bytes, int32_t);
+
+/* Takes a buffer, then fails: nothing leaks, the result is dropped. */
+static char *take_then_fail(int32_t i)
+{
+    char *s = cf_string_take(strdup("doomed"));
+    if (i % 2 == 1)
+        cf_task_fail(i, "odd element %d", (int)i);
+    return s;
+}
+CF_TASK(char *, take_then_fail, int32_t);
+
+START_TEST(task_string_results_copied_everywhere)
+{
+    enum { N = 4 };
+    for (int kind = 0; kind < 2; kind++) {
+        cf_executor *ex = kind == 0 ? new_thread_pool_of(1) : new_process_pool_of(1);
+        char want[32];
+        /* cf_submit: each future has its own copy. */
+        cf_future *fs[N];
+        for (int32_t i = 0; i < N; i++)
+            ck_assert_int_eq(cf_submit(&fs[i], ex, item_name, i), 0);
+        for (int32_t i = 0; i < N; i++) {
+            const char *s;
+            ck_assert_int_eq(cf_future_result(fs[i], &s, DEADLINE_S), 0);
+            snprintf(want, sizeof want, "item-%d", (int)i);
+            ck_assert_str_eq(s, want);
+        }
+        for (int32_t i = 0; i < N; i++)
+            cf_future_release(fs[i]);
+        /* Fresh strings and bytes, taken: no leak (valgrind, ASan check it). */
+        for (int32_t i = 0; i < N; i++) {
+            cf_future *f, *g;
+            ck_assert_int_eq(cf_submit(&f, ex, fresh_name, i), 0);
+            ck_assert_int_eq(cf_submit(&g, ex, fresh_bytes, i * 3), 0);
+            char *s;
+            cf_bytes b;
+            ck_assert_int_eq(cf_future_result(f, &s, DEADLINE_S), 0);
+            snprintf(want, sizeof want, "fresh-%d", (int)i);
+            ck_assert_str_eq(s, want);
+            ck_assert_int_eq(cf_future_result(g, &b, DEADLINE_S), 0);
+            ck_assert_uint_eq(b.len, (size_t)i * 3);
+            for (size_t k = 0; k < b.len; k++)
+                ck_assert_uint_eq(((const unsigned char *)b.data)[k], (unsigned char)(k + b.len));
+            cf_future_release(f);
+            cf_future_release(g);
+        }
+        cf_future *f;
+        ck_assert_int_eq(cf_submit(&f, ex, take_then_fail, 1), 0);
+        ck_assert_int_eq(cf_future_result(f, NULL, DEADLINE_S), CF_ETASK);
+        cf_future_release(f);
+        if (kind == 0) {
+            /* cf_map: the same copies, the caller's to free. */
+            int32_t in[N] = {0, 1, 2, 3};
+            const char *out[N];
+            ck_assert_int_eq(cf_map(ex, item_name, NULL, N, out, in), 0);
+            for (int32_t i = 0; i < N; i++) {
+                snprintf(want, sizeof want, "item-%d", (int)i);
+                ck_assert_str_eq(out[i], want);
+                free((void *)out[i]);
+            }
+            char *fresh[N];
+            ck_assert_int_eq(cf_map(ex, fresh_name, &(cf_map_options){.chunk_size = 1}, N,
+                                    fresh, in), 0);
+            for (int32_t i = 0; i < N; i++) {
+                snprintf(want, sizeof want, "fresh-%d", (int)i);
+                ck_assert_str_eq(fresh[i], want);
+                free(fresh[i]);
+            }
+            CF_ARGS(fresh_bytes) tuples[N] = {{1}, {2}, {0}, {5}};
+            cf_bytes bs[N];
+            ck_assert_int_eq(cf_starmap(ex, fresh_bytes, NULL, N, bs, tuples), 0);
+            for (int32_t i = 0; i < N; i++) {
+                ck_assert_uint_eq(bs[i].len, (size_t)tuples[i].a0);
+                free((void *)bs[i].data);
+            }
+            /* Failed elements hold NULL; the rest are copies. */
+            int status[N];
+            ck_assert_int_eq(cf_map(ex, take_then_fail,
+                                    &(cf_map_options){.keep_going = true, .status = status}, N,
+                                    fresh, in), CF_ETASK);
+            for (int32_t i = 0; i < N; i++) {
+                if (i % 2 == 1) {
+                    ck_assert_int_eq(status[i], CF_ETASK);
+                    ck_assert_ptr_null(fresh[i]);
+                } else {
+                    ck_assert_int_eq(status[i], 0);
+                    ck_assert_str_eq(fresh[i], "doomed");
+                    free(fresh[i]);
+                }
+            }
+            /* Dropped results: nothing leaks either. */
+            ck_assert_int_eq(cf_map(ex, fresh_name, NULL, N, NULL, in), 0);
+        } else {
+            /* A process pool cannot bring strings back into an array: refused, not copied
+             * halfway. */
+            int32_t in[N] = {0, 1, 2, 3};
+            const char *out[N];
+            ck_assert_int_eq(cf_map(ex, item_name, NULL, N, out, in), CF_EUNSUPPORTED);
+        }
+        cf_executor_free(ex);
+    }
+}
+END_TEST
+
+START_TEST(task_take_outside_task)
+{
+    /* Outside a task, nothing is taken: the caller still owns it. */
+    char *s = strdup("mine");
+    ck_assert_ptr_eq(cf_string_take(s), s);
+    free(s);
+    void *p = malloc(4);
+    cf_bytes b = cf_bytes_take(p, 4);
+    ck_assert_ptr_eq(b.data, p);
+    ck_assert_uint_eq(b.len, 4);
+    free(p);
+    ck_assert_ptr_null(cf_string_take(NULL));
+}
+END_TEST
+
 static Suite *task_suite(void)
 {
     Suite *s = suite_create("task");
@@ -771,6 +1000,10 @@ static Suite *task_suite(void)
     tcase_add_test(tc, task_fail_outside_task);
     tcase_add_test(tc, task_fail_from_bare_trampoline);
     tcase_add_test(tc, task_fail_inside_task);
+    tcase_add_test(tc, task_identity_static_twins);
+    tcase_add_test(tc, task_identity_header_copies);
+    tcase_add_test(tc, task_string_results_copied_everywhere);
+    tcase_add_test(tc, task_take_outside_task);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -52,8 +52,19 @@ CF_BEGIN_DECLS
  * Errors (nothing was submitted; *fut is set to NULL):
  *   CF_ESHUTDOWN (after shutdown), CF_EBROKEN (the pool is broken),
  *   CF_EUNSUPPORTED (a raw pointer on an executor that does not share memory),
- *   CF_EINVAL (NULL ex; a cf_bytes argument with a length but NULL data),
- *   -ENOMEM, -EAGAIN (no worker could be started). */
+ *   CF_EINVAL (NULL ex; a cf_bytes argument with a length but NULL data, or
+ *   string and byte arguments whose copies would exceed PTRDIFF_MAX bytes),
+ *   -ENOMEM, -EAGAIN (no worker could be started).
+ * What the future can then fail with (cf_future_result, cf_future_error):
+ *   CF_ETASK (the task called cf_task_fail), CF_ECANCELLED (cancelled), and
+ *   on a process pool: CF_ECRASHED (its worker died in it), CF_ETASKTIMEOUT,
+ *   CF_ETERMINATED (shutdown with CF_SHUTDOWN_TERMINATE), CF_EBROKEN,
+ *   CF_ETOOBIG (the call or its result is larger than max_frame_size),
+ *   CF_EDECODE (a message failed its checks), -ENOMEM (in the worker),
+ *   CF_ENOTFOUND (the worker does not have the task: it was registered, by a
+ *   dlopen, after the worker was forked) and CF_EAMBIGUOUS (two different
+ *   functions with the same name, file name and line, e.g. same-named files
+ *   compiled from different directories; task.h, "Identity"). */
 #define cf_submit(fut, ex, ...) cf_submit_with(fut, ex, NULL, __VA_ARGS__)
 
 /* cf_submit with settings for this submit (NULL: the defaults):

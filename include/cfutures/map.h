@@ -32,6 +32,8 @@
 #ifndef CFUTURES_MAP_H
 #define CFUTURES_MAP_H
 
+#include <stdarg.h>
+
 #include "common.h"
 #include "executor.h"
 #include "future.h"
@@ -102,7 +104,9 @@ typedef struct cf_map_options {
 
 /* Produces the elements of a generated map (cf_map_generate): write up to
  * `max` argument tuples (CF_ARGS(task)) at `tuples` for elements `first`,
- * first+1, ... and return how many were written; 0 ends the input. */
+ * first+1, ... and return how many were written; 0 ends the input. To fail
+ * the map instead (a read error, bad input), call cf_map_source_fail() and
+ * return (the return value is then ignored). */
 typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void *arg);
 
 /* Callback contract (progress, on_chunk): they run one at a time, never
@@ -118,13 +122,19 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
  * each of the parameter's type; out an array of n results (NULL to drop the
  * results; NULL for a void task). A task without parameters runs n times.
  * The arrays must stay valid, and out untouched, until the call returns.
+ * String and byte-buffer results follow task.h's ownership rule: out[i] is
+ * a malloc'ed copy the caller frees with free() (out[i].data for cf_bytes),
+ * NULL for an element that did not succeed.
  * Returns 0 when every element succeeded, or:
  *   the failing element's code (CF_ETASK when it called cf_task_fail,
  *   CF_ECRASHED when its worker process died in it, CF_ETASKTIMEOUT, ...):
  *   cf_last_error() names the element ("element 17 of the map of task
  *   'f': ..."); with keep_going, the lowest failing element's;
  *   CF_ETIMEDOUT (options.timeout passed),
- *   CF_EINVAL (NULL executor; NULL input array with n > 0; a NaN timeout),
+ *   CF_EINVAL (NULL executor; NULL input array with n > 0; a NaN timeout;
+ *   an n whose arrays would exceed PTRDIFF_MAX bytes),
+ *   CF_ETOOBIG (chunk_size or max_chunks_in_flight so large that the chunks'
+ *   working memory cannot even be sized),
  *   CF_EUNSUPPORTED (on a process pool: a raw pointer parameter, or a
  *   string, byte-buffer or pointer result), CF_ESHUTDOWN, CF_EBROKEN, -ENOMEM,
  *   -EMFILE (no file descriptor for shared memory), CF_EDEADLOCK (called
@@ -143,8 +153,15 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
  * once; *fut gets a future (void result) that finishes when the map ends,
  * successfully or with the error cf_map would have returned (its cf_error
  * names the element). The arrays must stay valid, and out untouched, until
- * the future is done. The future cannot be cancelled (it is running from
- * the start); use options.timeout to bound the map.
+ * the future is done. The future stays PENDING while the map runs, so that
+ * cf_future_cancel() (or cf_future_cancel_running) stops the map: it returns
+ * true, the future is CANCELLED (cf_future_result gives CF_ECANCELLED), no
+ * element starts any more, chunks not started are cancelled, and the call
+ * returns only once the elements running at that moment have returned, so
+ * the arrays may be freed right after it. (Called from the map's own
+ * progress or on_chunk callback, it returns at once: the map stops after the
+ * callback.) options.status and options.report, when given, are filled in
+ * as the map winds down (CF_ECANCELLED for elements that never ran).
  * Errors (the map did not start; *fut is NULL): as cf_map's argument and
  * executor errors, and CF_EINVAL for a NULL fut. */
 #define cf_map_async(fut, ex, ...) CF__MAP_CALL(cf__map_, fut, true, ex, __VA_ARGS__)
@@ -157,8 +174,11 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
  * max_chunks_in_flight * chunk_size elements whatever the input's length.
  * Default chunk_size here: 4096 elements.
  *     cf_map_generate(ex, task, opts, source, source_arg)
+ * String and byte-buffer results are copies freed after on_chunk returns.
  * Errors: as cf_map; CF_EINVAL also for a NULL source or on_chunk, for a
- * task without parameters, and for a status array (n is not known). */
+ * task without parameters, and for a status array (n is not known); the
+ * code the source gave cf_map_source_fail(), with its message ("the map of
+ * task 'f' stopped: its source failed at element 4096: <message>"). */
 #define cf_map_generate(ex, task, ...)                                             \
     cf__map_generate((ex), &CF__CAT(cf__task_, task), __VA_ARGS__)
 
@@ -176,6 +196,18 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
     }))
 
 CF_BEGIN_DECLS
+/* Call from inside a cf_map_generate source to fail the map: the source is
+ * not called again, no element starts, chunks not started are cancelled,
+ * and cf_map_generate returns `code` (a negative code; anything else becomes
+ * CF_ETASK) with the formatted message. The source should return right
+ * after (its return value is ignored). Calling it twice keeps the last.
+ * Returns 0, CF_ESTATE outside a source, or -ENOMEM when the message could
+ * not be stored (the map still fails). */
+CF_EXTERN int cf_map_source_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+CF_EXTERN int cf_map_source_failv(int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 CF_EXTERN int cf__map_generate(cf_executor *ex, const cf_task *task, const cf_map_options *opts,
                                cf_map_source_fn source, void *source_arg);
 CF_END_DECLS

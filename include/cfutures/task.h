@@ -13,6 +13,16 @@
  *     declared in several translation units of one program registers once per
  *     unit; that is harmless as long as every registration names the same
  *     function.
+ * Identity: a task is its name, the file it was declared in and the line,
+ * its key "name@file:line" (file as __FILE__ spells it). Two `static`
+ * functions of one name in two files are two tasks, and each runs its own
+ * code on every executor, a process pool included (its workers are forked
+ * from the same program, so a key means the same declaration there). A
+ * CF_TASK in a header (a `static inline` function) registers once per unit
+ * that includes it, under one key: those copies are the same task. Only
+ * different functions sharing name, file and line (same-named files
+ * compiled from different directories) cannot be told apart: a process pool
+ * then fails their futures with CF_EAMBIGUOUS.
  * It must appear at file scope, after the function's declaration. R, P1..Pn are
  * the types listed in value.h. The function runs exactly as if called directly.
  */
@@ -48,10 +58,12 @@ typedef struct cf_task {
 
 CF_BEGIN_DECLS
 
-/* Find the task registered under `name`. On success *out is the descriptor,
- * valid while the module that declared it stays loaded.
+/* Find the task registered under `name`, a plain name ("hypot2") or a key
+ * ("hypot2@src/geometry.c:12", see Identity above). On success *out is the
+ * descriptor, valid while the module that declared it stays loaded.
  * Errors: CF_EINVAL (NULL name or out), CF_ENOTFOUND (none), CF_EAMBIGUOUS
- * (several registrations under that name name different functions). */
+ * (several registrations under that name or key are different functions;
+ * cf_last_error() names two of their keys' files and lines). */
 CF_EXTERN int cf_task_find(const char *name, const cf_task **out);
 
 /* Call from inside a running task to make it fail: its future fails with
@@ -65,6 +77,31 @@ CF_EXTERN int cf_task_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 CF_EXTERN int cf_task_failv(int code, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+
+/* Who owns a returned string or byte buffer (one rule for cf_submit, cf_map,
+ * cf_starmap, cf_map_generate, on every executor): the library copies a
+ * string (const char *, char *) or cf_bytes result when the task returns,
+ * and never keeps or frees the task's own pointer. So a task may return a
+ * literal, a static or thread-local buffer, or one of its arguments. Where
+ * the copies go: a future owns its copy (valid while the future is held,
+ * see cf_future_result); a map's out[i] is a copy made with malloc() that
+ * the caller frees with free() (out[i].data for cf_bytes), and elements
+ * that did not succeed hold NULL; a generated map's copies are freed after
+ * on_chunk returns. A task that builds a fresh buffer returns it through
+ * cf_string_take() or cf_bytes_take(), and the library frees it after the
+ * copy. */
+
+/* Hand a malloc'ed string to the library: returns s, which the library
+ * frees with free() once the running task's result has been copied (so
+ * `return cf_string_take(strdup(x));` neither leaks nor dangles). s must
+ * come from malloc (strdup, asprintf, ...) and not be used after the task
+ * returns. Outside a running task it does nothing and s stays the caller's.
+ * NULL is returned as NULL. If there is no memory to record s, the task
+ * fails with CF_ETASK (detail -ENOMEM) and s is not freed. */
+CF_EXTERN char *cf_string_take(char *s);
+/* The same for a byte buffer: returns {data, len}; data (from malloc, or
+ * NULL) is freed with free() after the result has been copied. */
+CF_EXTERN cf_bytes cf_bytes_take(void *data, size_t len);
 
 /* Internal: called by CF_TASK's load-time constructor and destructor. */
 CF_EXTERN void cf__task_register(cf_task *task);

@@ -132,7 +132,10 @@ CF_EXTERN const char *cf_kind_name(uint32_t kind);
 /* True when `a` and `b` are the same type (same kind, and same size). */
 CF_EXTERN bool cf_type_equal(cf_type a, cf_type b);
 
-/* Constructors for dynamic values. They never fail and copy nothing. */
+/* Constructors for dynamic values. They never fail and copy nothing.
+ * cf_value_struct with a size above UINT32_MAX (more than a cf_type can
+ * describe) gives a value of kind CF_KIND_COUNT_, which every function
+ * taking a value refuses (CF_EINVAL or CF_ETYPE). */
 CF_EXTERN cf_value cf_value_bool(bool v);
 CF_EXTERN cf_value cf_value_i8(int8_t v);
 CF_EXTERN cf_value cf_value_u8(uint8_t v);
