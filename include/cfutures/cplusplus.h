@@ -17,6 +17,8 @@
 
 #ifdef __cplusplus
 
+#include "value.h"
+
 extern "C++" {
 #include <climits>
 #include <cstddef>
