@@ -179,7 +179,7 @@ CF_EXTERN int cf_event_wait(cf_event *ev, double timeout);
 #define cf_condition_new(out, lock)                                                \
     (::cf__cxx::condition_new((out),                                               \
                               static_cast<::cf__cxx::condition_lock<               \
-                                  std::decay<decltype(lock)>::type>::type>(lock)))
+                                  ::std::decay<decltype(lock)>::type>::type>(lock)))
 #else
 #define cf_condition_new(out, lock)                                                \
     _Generic((lock), cf_lock *: cf_condition_new_with_lock,                        \

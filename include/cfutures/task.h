@@ -230,7 +230,7 @@ CF_END_DECLS
         {CF__MAP(CF__P_TAG, CF__P_TAG, name, __VA_ARGS__)},                        \
         {CF__MAP(CF__P_OFFSET, CF__P_OFFSET, name, __VA_ARGS__)},                  \
         sizeof(struct cf__args_##name),                                            \
-        CF__ALIGNOF(struct cf__args_##name),                                          \
+        CF__ALIGNOF(struct cf__args_##name),                                       \
         __FILE__,                                                                  \
         __LINE__,                                                                  \
         NULL};                                                                     \

@@ -82,7 +82,7 @@ typedef struct cf_value {
 /* In C++, the same selections as templates (cplusplus.h). */
 #include "cplusplus.h"
 #define CF__KIND_OF_PTR(p)                                                         \
-    (::cf__cxx::kind<std::remove_pointer<std::decay<decltype(p)>::type>::type>::value)
+    (::cf__cxx::kind<::std::remove_pointer<::std::decay<decltype(p)>::type>::type>::value)
 #define CF__TYPE_INIT(T) {::cf__cxx::kind<T>::value, ::cf__cxx::size<T, 0>::value}
 #define CF_TYPE_OF(T) (::cf__cxx::type_of<T>())
 #define CF__TYPE_OF_OUT(out) (::cf__cxx::type_of_out<decltype(out)>())
