@@ -7,7 +7,7 @@
 #include <cfutures.h>
 
 typedef struct cf_test_point {
-    int16_t x;
+    int64_t x; /* no padding: the struct travels as its bytes */
     double y;
 } cf_test_point;
 

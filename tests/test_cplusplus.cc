@@ -30,7 +30,7 @@ static bool same(cf_type a, cf_type b)
 static cf_test_point cxx_task(cf_test_point p, enum cf_test_color c, const char *s, cf_bytes b,
                               char k)
 {
-    p.x = (int16_t)(p.x + c + (s != nullptr ? (int)std::strlen(s) : 0) + (int)b.len + k);
+    p.x = (int64_t)(p.x + c + (s != nullptr ? (int)std::strlen(s) : 0) + (int)b.len + k);
     return p;
 }
 CF_TASK(cf_test_point, cxx_task, cf_test_point, enum cf_test_color, const char *, cf_bytes,
