@@ -78,7 +78,8 @@ int main(void)
     EXPECT(cf_future_new(&never) == 0);
     EXPECT(cf_future_new(&now) == 0);
     EXPECT(cf_future_set_result(now, 1) == 0);
-    EXPECT(cf_as_completed_new(&it, (cf_future *[]){never, now}, 2, 0.0) == 0);
+    cf_future *pair[] = {never, now};
+    EXPECT(cf_as_completed_new(&it, pair, 2, 0.0) == 0);
     EXPECT(cf_as_completed_next(it, &f) == 0 && f == now); /* done futures come first */
     rc = cf_as_completed_next(it, &f);
     printf("then: %s (%s)\n", cf_err_name(rc), cf_last_error());

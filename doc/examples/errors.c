@@ -59,7 +59,8 @@ static int connect_worker(void *url)
 int main(void)
 {
     cf_executor *ex;
-    int rc = cf_thread_pool_new(&ex, &(cf_thread_pool_options){.max_workers = 2});
+    cf_thread_pool_options two = {.max_workers = 2};
+    int rc = cf_thread_pool_new(&ex, &two);
     EXPECT(rc == 0);
 
     /* Describing a code: the library's own codes and -errno alike. */
@@ -122,10 +123,11 @@ int main(void)
 
     /* A worker initializer that fails breaks the pool. */
     cf_executor *broken;
+    static char database[] = "db.example:5432";
     cf_thread_pool_options opts = {
         .max_workers = 1,
         .initializer = connect_worker,
-        .initializer_arg = "db.example:5432",
+        .initializer_arg = database,
     };
     EXPECT(cf_thread_pool_new(&broken, &opts) == 0);
     cf_future *first;

@@ -17,7 +17,8 @@ CF_TASK(double, hypot2, double, double);
 int main(void)
 {
     cf_executor *ex;
-    int rc = cf_thread_pool_new(&ex, &(cf_thread_pool_options){.max_workers = 4});
+    cf_thread_pool_options opts = {.max_workers = 4};
+    int rc = cf_thread_pool_new(&ex, &opts);
     if (rc != 0) {
         fprintf(stderr, "cf_thread_pool_new: %s\n", cf_strerror(rc));
         return 1;

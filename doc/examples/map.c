@@ -51,7 +51,8 @@ enum { N = 100000 };
 int main(void)
 {
     cf_executor *procs, *threads;
-    EXPECT(cf_process_pool_new(&procs, &(cf_process_pool_options){.max_workers = 2}) == 0);
+    cf_process_pool_options two = {.max_workers = 2};
+    EXPECT(cf_process_pool_new(&procs, &two) == 0);
     EXPECT(cf_thread_pool_new(&threads, NULL) == 0);
 
     static double a[N], b[N], out[N];
@@ -69,17 +70,18 @@ int main(void)
     /* starmap: one tuple of arguments per element. */
     static CF_ARGS(hypot2) pairs[N];
     for (int i = 0; i < N; i++)
-        pairs[i] = (CF_ARGS(hypot2)){i, 1};
+        pairs[i].a0 = i, pairs[i].a1 = 1;
     EXPECT(cf_starmap(procs, hypot2, NULL, N, out, pairs) == 0);
     EXPECT(out[7] == 50.0);
 
     /* Arrays the workers use in place: nothing is copied. */
-    double *xs = cf_shared_alloc(N * sizeof *xs), *roots = cf_shared_alloc(N * sizeof *roots);
+    double *xs = (double *)cf_shared_alloc(N * sizeof *xs);
+    double *roots = (double *)cf_shared_alloc(N * sizeof *roots);
     EXPECT(xs != NULL && roots != NULL);
     for (int i = 0; i < N; i++)
         xs[i] = i;
-    EXPECT(cf_map(procs, checked_sqrt, &(cf_map_options){.progress = show_progress}, N, roots,
-                  xs) == 0);
+    cf_map_options with_progress = {.progress = show_progress};
+    EXPECT(cf_map(procs, checked_sqrt, &with_progress, N, roots, xs) == 0);
     EXPECT(roots[49] == 7.0);
 
     /* A failing element stops the map and is named... */
@@ -91,9 +93,8 @@ int main(void)
     /* ...or, with keep_going, every other element still runs. */
     static int status[N];
     cf_map_report report;
-    rc = cf_map(procs, checked_sqrt,
-                &(cf_map_options){.keep_going = true, .status = status, .report = &report}, N,
-                roots, xs);
+    cf_map_options keep_going = {.keep_going = true, .status = status, .report = &report};
+    rc = cf_map(procs, checked_sqrt, &keep_going, N, roots, xs);
     printf("keep_going: %zu succeeded, %zu failed (element %zu)\n", report.succeeded,
            report.failed, report.first_failed);
     EXPECT(rc == CF_ETASK && report.failed == 1 && status[500] == CF_ETASK && status[501] == 0);

@@ -52,8 +52,8 @@ static int child(int id)
 int main(void)
 {
     EXPECT(cf_lock_new(&lock) == 0);
-    EXPECT(cf_shared_array_new(&tally, int64_t, 2, NULL,
-                               &(cf_shared_options){.no_lock = true}) == 0);
+    cf_shared_options no_lock = {.no_lock = true};
+    EXPECT(cf_shared_array_new(&tally, int64_t, 2, NULL, &no_lock) == 0);
     EXPECT(cf_shared_value_new(&hits, int64_t, 0, NULL) == 0);
 
     pid_t pids[CHILDREN];

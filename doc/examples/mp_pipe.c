@@ -41,7 +41,7 @@ typedef struct summary {
 /* The producer (a plain function): sends on tx, never receives. */
 static void produce(void *arg)
 {
-    cf_pipe_end **ends = arg; /* {rx, tx}, this process's copies */
+    cf_pipe_end **ends = (cf_pipe_end **)arg; /* {rx, tx}, this process's copies */
     cf_pipe_close(ends[0]);
     for (int i = 0; i < READINGS; i++) {
         reading r = {.sensor = i % 4, .value = i * 0.5};

@@ -67,8 +67,8 @@ int main(void)
     cf_process_free(p);
 
     /* A failing task: exit code 1, and the message comes back. */
-    EXPECT(cf_process_start(&p, &(cf_process_options){.name = "parser"}, parse_positive,
-                            "minus three") == 0);
+    cf_process_options named = {.name = "parser"};
+    EXPECT(cf_process_start(&p, &named, parse_positive, "minus three") == 0);
     int n;
     int rc = cf_process_result(p, &n, 30.0);
     EXPECT(cf_process_exitcode(p, &code) == 0);
@@ -79,8 +79,8 @@ int main(void)
 
     /* A process that runs until stopped: join times out, terminate ends it. */
     cf_process *server;
-    EXPECT(cf_process_start_fn(&server, &(cf_process_options){.daemon = true}, serve_forever,
-                               NULL) == 0);
+    cf_process_options daemon = {.daemon = true};
+    EXPECT(cf_process_start_fn(&server, &daemon, serve_forever, NULL) == 0);
     pid_t live[4];
     size_t nlive;
     EXPECT(cf_process_active_children(live, 4, &nlive) == 0);

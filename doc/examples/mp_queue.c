@@ -64,7 +64,8 @@ int main(void)
     /* Make the queues before forking: the children inherit them. A capacity
      * keeps producers from running far ahead of the consumers. */
     cf_queue *jobs, *results;
-    EXPECT(cf_queue_new(&jobs, &(cf_queue_options){.capacity = 16}) == 0);
+    cf_queue_options bounded = {.capacity = 16};
+    EXPECT(cf_queue_new(&jobs, &bounded) == 0);
     EXPECT(cf_queue_new(&results, NULL) == 0);
 
     /* Children leave with _exit, so they never run the parent's exit handlers. */

@@ -73,11 +73,13 @@ int main(void)
 {
     /* Create process pools early, before the program starts other threads. */
     cf_executor *ex, *limited;
-    EXPECT(cf_process_pool_new(&ex, &(cf_process_pool_options){.max_workers = 2}) == 0);
-    EXPECT(cf_process_pool_new(&limited, &(cf_process_pool_options){
-                                             .max_workers = 1,
-                                             .task_timeout = 0.5, /* seconds */
-                                         }) == 0);
+    cf_process_pool_options two = {.max_workers = 2};
+    cf_process_pool_options one_timed = {
+        .max_workers = 1,
+        .task_timeout = 0.5, /* seconds */
+    };
+    EXPECT(cf_process_pool_new(&ex, &two) == 0);
+    EXPECT(cf_process_pool_new(&limited, &one_timed) == 0);
 
     /* A crash fails its own future; the others complete. */
     cf_future *crashed, *fs[4];

@@ -35,7 +35,7 @@ struct line_reader {
 
 static void *read_lines(void *arg)
 {
-    struct line_reader *r = arg;
+    struct line_reader *r = (struct line_reader *)arg;
     FILE *in = fdopen(r->fd, "r");
     char line[256];
     for (int i = 0; i < LINES; i++) {

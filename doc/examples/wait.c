@@ -46,7 +46,8 @@ static void show(const char *what, cf_future *const *fs, const bool *done, size_
 int main(void)
 {
     cf_executor *ex;
-    EXPECT(cf_thread_pool_new(&ex, &(cf_thread_pool_options){.max_workers = 3}) == 0);
+    cf_thread_pool_options opts = {.max_workers = 3};
+    EXPECT(cf_thread_pool_new(&ex, &opts) == 0);
 
     cf_future *gate;
     EXPECT(cf_future_new(&gate) == 0);

@@ -71,6 +71,11 @@ CF_BEGIN_DECLS
  * cf_submit_with(&f, ex, &(cf_submit_options){.timeout = 2.0}, task, args...).
  * Errors: as cf_submit, plus CF_EINVAL (a NaN timeout) and CF_EUNSUPPORTED (a
  * time limit on an executor that cannot stop a running task). */
+#ifdef __cplusplus
+/* C++ refuses those conversions by itself. */
+#define cf_submit_with(fut, ex, opts, ...)                                         \
+    CF__CAT(cf__submit_, CF__FIRST(__VA_ARGS__))((opts), (fut), (ex), __VA_ARGS__)
+#else
 #define cf_submit_with(fut, ex, opts, ...)                                         \
     (__extension__({                                                               \
         _Pragma("GCC diagnostic push")                                             \
@@ -81,6 +86,7 @@ CF_BEGIN_DECLS
                                                                    (ex), __VA_ARGS__); \
         _Pragma("GCC diagnostic pop") cf__rc_;                                     \
     }))
+#endif
 
 /* Submit a task found at run time (cf_task_find) with dynamic arguments:
  * args[i] must have exactly the type of the task's parameter i.

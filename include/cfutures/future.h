@@ -146,6 +146,7 @@ CF_EXTERN int cf_future_set_error(cf_future *f, int code, const char *fmt, ...)
 
 CF_END_DECLS
 
+#ifndef __cplusplus
 /* Build a dynamic value from a C expression of a supported scalar or string type. */
 #define CF_VALUE(x)                                                                \
     _Generic((x),                                                                  \
@@ -172,6 +173,7 @@ CF_END_DECLS
         cf_value cf__v_ = CF_VALUE(x);                                             \
         cf_future_set_value((f), &cf__v_);                                         \
     }))
+#endif
 
 CF_BEGIN_DECLS
 /* Internal helpers for CF_VALUE on the standard integer types. */
@@ -181,5 +183,39 @@ CF_EXTERN cf_value cf__value_uint(unsigned int v);
 CF_EXTERN cf_value cf__value_long(long v);
 CF_EXTERN cf_value cf__value_ulong(unsigned long v);
 CF_END_DECLS
+
+#ifdef __cplusplus
+/* In C++, CF_VALUE's selection is an overload set: the listed types match
+ * exactly, as they do in _Generic, and any other type picks the deleted
+ * template (no conversion sneaks in). A string literal decays to
+ * const char *; nullptr is a raw pointer. Unlike C, C++'s `true` is a bool
+ * and 'c' a char, so they make bool and char values. */
+extern "C++" {
+namespace cf__cxx {
+template <class T> cf_value value(T) = delete;
+inline cf_value value(bool v) { return cf_value_bool(v); }
+inline cf_value value(char v) { return cf__value_char(v); }
+inline cf_value value(signed char v) { return cf_value_i8(v); }
+inline cf_value value(unsigned char v) { return cf_value_u8(v); }
+inline cf_value value(short v) { return cf_value_i16(v); }
+inline cf_value value(unsigned short v) { return cf_value_u16(v); }
+inline cf_value value(int v) { return cf__value_int(v); }
+inline cf_value value(unsigned int v) { return cf__value_uint(v); }
+inline cf_value value(long v) { return cf__value_long(v); }
+inline cf_value value(unsigned long v) { return cf__value_ulong(v); }
+inline cf_value value(long long v) { return cf_value_i64(v); }
+inline cf_value value(unsigned long long v) { return cf_value_u64(v); }
+inline cf_value value(float v) { return cf_value_f32(v); }
+inline cf_value value(double v) { return cf_value_f64(v); }
+inline cf_value value(char *v) { return cf_value_str(v); }
+inline cf_value value(const char *v) { return cf_value_str(v); }
+inline cf_value value(void *v) { return cf_value_ptr(v); }
+inline cf_value value(std::nullptr_t) { return cf_value_ptr(nullptr); }
+inline int future_set_result(cf_future *f, cf_value v) { return cf_future_set_value(f, &v); }
+} /* namespace cf__cxx */
+} /* extern "C++" */
+#define CF_VALUE(x) (::cf__cxx::value(x))
+#define cf_future_set_result(f, x) (::cf__cxx::future_set_result((f), CF_VALUE(x)))
+#endif
 
 #endif

@@ -184,6 +184,10 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
 
 /* ---- Internal -------------------------------------------------------------- */
 
+#ifdef __cplusplus
+#define CF__MAP_CALL(prefix, fut, async, ex, ...)                                  \
+    CF__CAT(prefix, CF__FIRST(__VA_ARGS__))((fut), (async), (ex), __VA_ARGS__)
+#else
 #define CF__MAP_CALL(prefix, fut, async, ex, ...)                                  \
     (__extension__({                                                               \
         _Pragma("GCC diagnostic push")                                             \
@@ -194,6 +198,7 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
             CF__CAT(prefix, CF__FIRST(__VA_ARGS__))((fut), (async), (ex), __VA_ARGS__); \
         _Pragma("GCC diagnostic pop") cf__map_rc_;                                 \
     }))
+#endif
 
 CF_BEGIN_DECLS
 /* Call from inside a cf_map_generate source to fail the map: the source is

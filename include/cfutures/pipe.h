@@ -95,6 +95,9 @@ CF_EXTERN void cf_pipe_close(cf_pipe_end *end);
  *                    nonzero length;
  *   -ENOMEM, or -errno from the socket.
  * Any thread; blocks as the timeout says. */
+#ifdef __cplusplus
+#define cf_pipe_send(end, x, timeout) (::cf__cxx::pipe_send((end), (x), (timeout)))
+#else
 #define cf_pipe_send(end, x, timeout)                                              \
     (__extension__({                                                               \
         __auto_type cf__pipe_item_ = (x);                                          \
@@ -102,6 +105,7 @@ CF_EXTERN void cf_pipe_close(cf_pipe_end *end);
                        "cf_pipe_send: a raw pointer cannot travel between processes"); \
         cf__pipe_send((end), CF__TYPE_OF_OUT(&cf__pipe_item_), &cf__pipe_item_, (timeout)); \
     }))
+#endif
 CF_EXTERN int cf__pipe_send(cf_pipe_end *end, cf_type type, const void *src, double timeout);
 
 /* cf_pipe_send for a dynamic value (bindings, generic code): sends v with its
@@ -176,5 +180,22 @@ CF_EXTERN int cf_pipe_recv_bytes(cf_pipe_end *end, cf_bytes *out, double timeout
 CF_EXTERN int cf_pipe_poll(cf_pipe_end *end, double timeout);
 
 CF_END_DECLS
+
+#ifdef __cplusplus
+extern "C++" {
+namespace cf__cxx {
+/* cf_pipe_send in C++: x taken by value, so that arrays and string literals
+ * decay as in C. */
+template <class T> int pipe_send(cf_pipe_end *end, T x, double timeout)
+{
+    static_assert(kind<T>::value != (uint32_t)CF_KIND_PTR,
+                  "cf_pipe_send: a raw pointer cannot travel between processes");
+    static_assert(copyable_as_bytes<T>::value,
+                  "cf_pipe_send: the message is not trivially copyable");
+    return cf__pipe_send(end, type_of_out<T *>(), &x, timeout);
+}
+} /* namespace cf__cxx */
+} /* extern "C++" */
+#endif
 
 #endif

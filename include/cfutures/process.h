@@ -97,6 +97,14 @@ CF_BEGIN_DECLS
  * length), CF_EUNSUPPORTED (a raw pointer result), CF_ESTATE (SIGCHLD is
  * ignored), -ENOMEM, -errno from socketpair or fork (-EAGAIN: the process
  * limit). Any thread. */
+#ifdef __cplusplus
+#define cf_process_start(proc, opts, ...)                                          \
+    (__extension__({                                                               \
+        cf_executor *cf__launcher_ = cf__process_launcher((proc), (opts));         \
+        CF__CAT(cf__submit_, CF__FIRST(__VA_ARGS__))(NULL, NULL, cf__launcher_,    \
+                                                     __VA_ARGS__);                 \
+    }))
+#else
 #define cf_process_start(proc, opts, ...)                                          \
     (__extension__({                                                               \
         _Pragma("GCC diagnostic push")                                             \
@@ -109,6 +117,7 @@ CF_BEGIN_DECLS
                                                                    __VA_ARGS__);   \
         _Pragma("GCC diagnostic pop") cf__rc_;                                     \
     }))
+#endif
 
 /* Start fn(arg) in a new child process. `arg` is the pointer as it is in the
  * parent; the child sees a copy of what it points to, as it was at the fork.

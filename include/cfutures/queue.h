@@ -88,6 +88,9 @@ CF_EXTERN void cf_queue_free(cf_queue *q);
  *   -ENOMEM.
  * Any thread of any process that has the queue may call it; it blocks as
  * the timeout says. */
+#ifdef __cplusplus
+#define cf_queue_put(q, x, timeout) (::cf__cxx::queue_put((q), (x), (timeout)))
+#else
 #define cf_queue_put(q, x, timeout)                                                \
     (__extension__({                                                               \
         __auto_type cf__item_ = (x);                                               \
@@ -95,6 +98,7 @@ CF_EXTERN void cf_queue_free(cf_queue *q);
                        "cf_queue_put: a raw pointer cannot travel between processes"); \
         cf__queue_put((q), CF__TYPE_OF_OUT(&cf__item_), &cf__item_, (timeout));    \
     }))
+#endif
 CF_EXTERN int cf__queue_put(cf_queue *q, cf_type type, const void *src, double timeout);
 
 /* Take the item at the front of the queue into *out, waiting up to
@@ -170,5 +174,22 @@ CF_EXTERN int cf_queue_task_done(cf_queue *q);
 CF_EXTERN int cf_queue_join(cf_queue *q, double timeout);
 
 CF_END_DECLS
+
+#ifdef __cplusplus
+extern "C++" {
+namespace cf__cxx {
+/* cf_queue_put in C++: x taken by value, so that arrays and string literals
+ * decay as in C. */
+template <class T> int queue_put(cf_queue *q, T x, double timeout)
+{
+    static_assert(kind<T>::value != (uint32_t)CF_KIND_PTR,
+                  "cf_queue_put: a raw pointer cannot travel between processes");
+    static_assert(copyable_as_bytes<T>::value,
+                  "cf_queue_put: the item is not trivially copyable");
+    return cf__queue_put(q, type_of_out<T *>(), &x, timeout);
+}
+} /* namespace cf__cxx */
+} /* extern "C++" */
+#endif
 
 #endif

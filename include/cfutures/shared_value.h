@@ -51,19 +51,31 @@ typedef struct cf_shared_options {
 
 /* Inside a typed macro's body: T must be bool, an integer type, float or
  * double, or the program does not compile. */
+#ifdef __cplusplus
+#define CF__SHARED_ASSERT_NUMERIC(T, what)                                         \
+    static_assert(::cf__cxx::numeric<T>::value,                                    \
+                  what " holds bool, an integer type, float or double");
+#else
 #define CF__SHARED_ASSERT_NUMERIC(T, what)                                         \
     enum { cf__shared_kind_ = CF__KIND_OF_PTR((T *)0) };                           \
     _Static_assert((int)cf__shared_kind_ >= (int)CF_KIND_BOOL                     \
                        && (int)cf__shared_kind_ <= (int)CF_KIND_F64,                 \
                    what " holds bool, an integer type, float or double");
+#endif
 
 /* Around the typed macros' bodies: a mistaken pointer argument is an error,
  * not a warning. */
+#ifdef __cplusplus
+/* C++ refuses those conversions by itself. */
+#define CF__SHARED_STRICT_BEGIN
+#define CF__SHARED_STRICT_END
+#else
 #define CF__SHARED_STRICT_BEGIN                                                    \
     _Pragma("GCC diagnostic push")                                                 \
     _Pragma("GCC diagnostic error \"-Wint-conversion\"")                           \
     _Pragma("GCC diagnostic error \"-Wincompatible-pointer-types\"")
 #define CF__SHARED_STRICT_END _Pragma("GCC diagnostic pop")
+#endif
 
 CF_BEGIN_DECLS
 

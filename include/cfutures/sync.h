@@ -35,6 +35,13 @@
 
 #include "common.h"
 
+#ifdef __cplusplus
+extern "C++" {
+#include <cstddef>
+#include <type_traits>
+}
+#endif
+
 typedef struct cf_lock cf_lock;
 typedef struct cf_rlock cf_rlock;
 typedef struct cf_semaphore cf_semaphore;
@@ -168,13 +175,48 @@ CF_EXTERN int cf_event_wait(cf_event *ev, double timeout);
  * for as long as this process uses the condition; many conditions may share
  * one lock. Never blocks. Errors: CF_EINVAL (NULL out), -ENOMEM or another
  * -errno. */
+#ifdef __cplusplus
+#define cf_condition_new(out, lock)                                                \
+    (::cf__cxx::condition_new((out),                                               \
+                              static_cast<::cf__cxx::condition_lock<               \
+                                  ::std::decay<decltype(lock)>::type>::type>(lock)))
+#else
 #define cf_condition_new(out, lock)                                                \
     _Generic((lock), cf_lock *: cf_condition_new_with_lock,                        \
                      cf_rlock *: cf_condition_new_with_rlock,                      \
                      void *: cf_condition_new_with_rlock)((out), (lock))
+#endif
 CF_EXTERN int cf_condition_new_with_lock(cf_condition **out, cf_lock *lock);
 /* NULL rlock: a recursive lock of its own. */
 CF_EXTERN int cf_condition_new_with_rlock(cf_condition **out, cf_rlock *rlock);
+CF_END_DECLS
+#ifdef __cplusplus
+extern "C++" {
+namespace cf__cxx {
+/* cf_condition_new in C++: the lock's type picks the function, as in C; a
+ * null pointer constant (NULL, nullptr, 0) is a NULL rlock; any other type
+ * does not compile. */
+template <class L, bool = std::is_integral<L>::value> struct condition_lock {
+    static_assert(!std::is_same<L, L>::value,
+                  "cf_condition_new: the lock must be a cf_lock *, a cf_rlock * or NULL");
+    typedef cf_rlock *type;
+};
+template <> struct condition_lock<cf_lock *, false> { typedef cf_lock *type; };
+template <> struct condition_lock<cf_rlock *, false> { typedef cf_rlock *type; };
+template <> struct condition_lock<std::nullptr_t, false> { typedef cf_rlock *type; };
+template <class L> struct condition_lock<L, true> { typedef cf_rlock *type; };
+inline int condition_new(cf_condition **out, cf_lock *lock)
+{
+    return cf_condition_new_with_lock(out, lock);
+}
+inline int condition_new(cf_condition **out, cf_rlock *rlock)
+{
+    return cf_condition_new_with_rlock(out, rlock);
+}
+} /* namespace cf__cxx */
+} /* extern "C++" */
+#endif
+CF_BEGIN_DECLS
 
 /* Releases the calling process's view of the condition (and of its own
  * lock, when it has one; a lock given to cf_condition_new stays). NULL is

@@ -158,15 +158,36 @@ CF_END_DECLS
 #define CF__P_NAME_FIRST(c, i, T) a##i
 #define CF__P_NAME_NEXT(c, i, T) , a##i
 #define CF__P_TAG(c, i, T) CF__TYPE_INIT(T),
-#define CF__P_AT_FIRST(c, i, T) *(const __typeof__(T) *)(const void *)(in[i] + i_ * stride[i])
+#define CF__P_AT_FIRST(c, i, T) *(const CF__SAME_TYPE(T) *)(const void *)(in[i] + i_ * stride[i])
 #define CF__P_AT_NEXT(c, i, T) , CF__P_AT_FIRST(c, i, T)
-#define CF__P_ARRAY(c, i, T) , const __typeof__(T) *a##i
+#define CF__P_ARRAY(c, i, T) , const CF__SAME_TYPE(T) *a##i
 #define CF__P_OFFSET(c, i, T) (uint32_t) offsetof(struct cf__args_##c, a##i),
 
+#ifdef __cplusplus
+/* T as one type, so that `const CF__SAME_TYPE(T)` qualifies the whole of it. */
+#define CF__SAME_TYPE(T) ::cf__cxx::identity_t<T>
+#define CF__ALIGNOF(T) alignof(T)
+/* Store the result of `call` (of type R, possibly void) at `ret`. */
+#define CF__STORE_RESULT(R, ret, call)                                             \
+    ::cf__cxx::store_result<R>::run((ret), [&]() -> R { return call; })
+/* A task's result and parameters are copied as bytes (C++ only: in C every
+ * type is). */
+#define CF__P_CHECK(c, i, T)                                                       \
+    static_assert(::cf__cxx::copyable_as_bytes<T>::value,                          \
+                  "CF_TASK(" #c "): parameter " #i " is not trivially copyable");
+#define CF__RESULT_CHECK(R, name)                                                  \
+    static_assert(::cf__cxx::copyable_as_bytes<R>::value,                          \
+                  "CF_TASK(" #name "): the result type is not trivially copyable");
+#else
+#define CF__SAME_TYPE(T) __typeof__(T)
+#define CF__ALIGNOF(T) _Alignof(T)
 /* Store the result of `call` (of type R, possibly void) at `ret`. */
 #define CF__STORE_RESULT(R, ret, call)                                             \
     (*_Generic((R *)0, void *: (char *)(ret), default: (R *)(ret)) =               \
          _Generic((R *)0, void *: ((call), 0), default: (call)))
+#define CF__RESULT_CHECK(R, name)
+#define CF__P_CHECK(c, i, T)
+#endif
 
 /* Load-time registration, so that cf_task_find() sees the task. */
 #define CF__TASK_REGISTRATION(name)                                                \
@@ -181,6 +202,7 @@ CF_END_DECLS
 
 /* A task without parameters. */
 #define CF__TASK_0(R, name)                                                        \
+    CF__RESULT_CHECK(R, name)                                                      \
     static void cf__call_##name(void *args, void *ret)                             \
     {                                                                              \
         (void)args;                                                                \
@@ -218,6 +240,8 @@ CF_END_DECLS
 
 /* A task with parameters P... (its argument block is struct cf__args_##name). */
 #define CF__TASK_1(R, name, ...)                                                   \
+    CF__RESULT_CHECK(R, name)                                                      \
+    CF__MAP(CF__P_CHECK, CF__P_CHECK, name, __VA_ARGS__)                           \
     struct cf__args_##name {                                                       \
         CF__MAP(CF__P_MEMBER, CF__P_MEMBER, name, __VA_ARGS__)                     \
     };                                                                             \
@@ -243,7 +267,7 @@ CF_END_DECLS
         {CF__MAP(CF__P_TAG, CF__P_TAG, name, __VA_ARGS__)},                        \
         {CF__MAP(CF__P_OFFSET, CF__P_OFFSET, name, __VA_ARGS__)},                  \
         sizeof(struct cf__args_##name),                                            \
-        _Alignof(struct cf__args_##name),                                          \
+        CF__ALIGNOF(struct cf__args_##name),                                       \
         __FILE__,                                                                  \
         __LINE__,                                                                  \
         NULL};                                                                     \

@@ -78,6 +78,15 @@ typedef struct cf_value {
 #define CF__UINT_KIND(size)                                                        \
     ((size) == 1 ? CF_KIND_U8 : (size) == 2 ? CF_KIND_U16 : (size) == 4 ? CF_KIND_U32 : CF_KIND_U64)
 
+#ifdef __cplusplus
+/* In C++, the same selections as templates (cplusplus.h). */
+#include "cplusplus.h"
+#define CF__KIND_OF_PTR(p)                                                         \
+    (::cf__cxx::kind<::std::remove_pointer<::std::decay<decltype(p)>::type>::type>::value)
+#define CF__TYPE_INIT(T) {::cf__cxx::kind<T>::value, ::cf__cxx::size<T, 0>::value}
+#define CF_TYPE_OF(T) (::cf__cxx::type_of<T>())
+#define CF__TYPE_OF_OUT(out) (::cf__cxx::type_of_out<decltype(out)>())
+#else
 /* Kind of a pointer's pointee type, from an expression of type T *.
  * Raw pointers and structs are told apart by the compiler's type class. */
 #define CF__KIND_OF_PTR(p)                                                         \
@@ -122,6 +131,7 @@ typedef struct cf_value {
                (uint32_t)sizeof(*_Generic((out), void *: (char *)0,                \
                                           const void *: (char *)0,                 \
                                           default: (out)))})
+#endif
 
 CF_BEGIN_DECLS
 

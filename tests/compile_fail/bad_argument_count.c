@@ -1,5 +1,6 @@
 /* cf_submit with one argument too few for the task.
- * expect: too few arguments */
+ * expect: too few arguments
+ * expect-c++: too few arguments|requires 6 arguments, but 5 were provided */
 #include <cfutures.h>
 
 static double hypot2(double a, double b)

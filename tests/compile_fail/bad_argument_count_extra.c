@@ -1,5 +1,6 @@
 /* cf_submit with one argument too many for the task.
- * expect: too many arguments */
+ * expect: too many arguments
+ * expect-c++: too many arguments|requires 6 arguments, but 7 were provided */
 #include <cfutures.h>
 
 static double hypot2(double a, double b)

@@ -1,5 +1,6 @@
 /* cf_submit with a double * where the task takes an int *.
- * expect: from incompatible pointer type|incompatible pointer types passing .double \*. */
+ * expect: from incompatible pointer type|incompatible pointer types passing .double \*.
+ * expect-c++: cannot convert .double\*. to .int\*.|no known conversion from .double \*. to .int \*. */
 #include <cfutures.h>
 
 static void fill(int *out, int n)

@@ -1,5 +1,6 @@
 /* cf_submit with an integer where the task takes a string.
- * expect: makes pointer from integer without a cast|incompatible integer to pointer conversion */
+ * expect: makes pointer from integer without a cast|incompatible integer to pointer conversion
+ * expect-c++: invalid conversion from .int. to .const char\*.|no known conversion from .int. to .const char \*. */
 #include <cfutures.h>
 
 static int length(const char *s)

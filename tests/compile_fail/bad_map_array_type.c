@@ -1,5 +1,6 @@
 /* cf_map with an input array of int where the task takes a double.
- * expect: argument 8 of .cf__map_affine. from incompatible pointer type|incompatible pointer types passing .int\[4\]. to parameter of type .const (typeof\(double\)|double) \*. */
+ * expect: argument 8 of .cf__map_affine. from incompatible pointer type|incompatible pointer types passing .int\[4\]. to parameter of type .const (typeof\(double\)|double) \*.
+ * expect-c++: cannot convert .int\*. to .cf__cxx::identity_t<double>\*.|no known conversion from .int\[4\]. to .const ::cf__cxx::identity_t<double> \*. \(aka .const double \*.\) for 8th argument */
 #include <cfutures.h>
 
 static double affine(double a, double b)

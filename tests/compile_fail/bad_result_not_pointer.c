@@ -1,5 +1,6 @@
 /* cf_future_result reading into a variable instead of through a pointer.
- * expect: invalid type argument of unary|indirection requires pointer operand */
+ * expect: invalid type argument of unary|indirection requires pointer operand
+ * expect-c++: cannot convert .double. to .void\*.|no known conversion from .double. to .void \*. */
 #include <cfutures.h>
 
 int use(cf_future *f);

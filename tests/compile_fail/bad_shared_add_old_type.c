@@ -1,5 +1,6 @@
 /* cf_shared_value_add of int64_t storing the former value into a double.
- * expect: incompatible pointer type */
+ * expect: incompatible pointer type
+ * expect-c++: cannot convert .double\*. to .int64_t\*.|cannot initialize a variable of type .int64_t \*. .* with an rvalue of type .double \*. */
 #include <cfutures.h>
 
 int use(cf_shared_value *v);

@@ -1,5 +1,6 @@
 /* cf_shared_array_new of int32_t copied from a double array.
- * expect: incompatible pointer type */
+ * expect: incompatible pointer type
+ * expect-c++: cannot convert .const double\*. to .const int32_t\*.|cannot initialize a variable of type .const int32_t \*. .* with an lvalue of type .const double\[3\]. */
 #include <cfutures.h>
 
 int use(void);

@@ -1,5 +1,6 @@
 /* cf_shared_value_new with a struct: shared values hold numbers only.
- * expect: a shared value holds bool, an integer type, float or double */
+ * expect: a shared value holds bool, an integer type, float or double
+ * expect-c++: a shared value holds bool, an integer type, float or double */
 #include <cfutures.h>
 
 struct point {

@@ -1,5 +1,6 @@
 /* cf_submit with a string where the task takes a double.
- * expect: incompatible type for argument|to parameter of incompatible type .double. */
+ * expect: incompatible type for argument|to parameter of incompatible type .double.
+ * expect-c++: cannot convert .const char\*. to .double.|no known conversion from .const char\[4\]. to .double. */
 #include <cfutures.h>
 
 static double hypot2(double a, double b)

@@ -1,5 +1,6 @@
 /* cf_submit of a function never declared with CF_TASK.
- * expect: (implicit declaration of function|undeclared).*cf__submit_not_a_task */
+ * expect: (implicit declaration of function|undeclared).*cf__submit_not_a_task
+ * expect-c++: cf__submit_not_a_task. was not declared|undeclared identifier .cf__submit_not_a_task. */
 #include <cfutures.h>
 
 static double not_a_task(double a)
