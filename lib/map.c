@@ -378,7 +378,7 @@ static int cf__map_submit_chunk(cf__map_job *job, cf__map_slot *slot)
      * not apply to it. With a deadline, a worker still in an element past it
      * (and a grace period, so that the map's own timer normally acts first)
      * is stopped. */
-    cf_submit_options limit = {CF_FOREVER}, *opts = job->remote ? &limit : NULL;
+    cf_submit_options limit = {.timeout = CF_FOREVER}, *opts = job->remote ? &limit : NULL;
     if (job->remote && job->deadline != CF__NO_DEADLINE) {
         double left = (double)(job->deadline - cf__now_ns()) / 1e9;
         limit.timeout = (left > 0 ? left : 0) + CF__MAP_GRACE_S;
@@ -783,7 +783,7 @@ static void cf__map_end_async(cf__map_job *job)
         return;
     cf__map_job_unref(job);
     if (rc == 0)
-        cf_future_set_value(result, &(cf_value){.type = {CF_KIND_VOID, 0}});
+        cf__future_finish_with(result, NULL);
     else
         cf__future_fail(result, rc, detail, NULL, "%s", message != NULL ? message : cf_strerror(rc));
     cf__free(message);
@@ -966,12 +966,12 @@ static int cf__map_begin(cf__map_job *job, cf_future **fut)
     if (job->sync)
         return cf__map_run_blocking(job);
     cf_future *f;
-    int rc = cf_future_new(&f);
+    int rc = cf__future_new_owned(&f);
     if (rc != 0) {
         cf__map_job_unref(job);
         return cf__fail(rc, "map: no memory for the map's future");
     }
-    cf_future_set_running(f);
+    cf__future_start(f);
     cf_future_retain(f);
     job->result = f;
     pthread_mutex_lock(&job->mu);

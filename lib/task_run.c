@@ -5,10 +5,16 @@
  * initializer call; contexts nest (a task that runs another task inline).
  * cf_task_fail() only writes that record; the runner turns it into the
  * future's error after the task returns.
+ * The task writes its result into the runner's own buffer (the stack, or the
+ * heap for a large struct), never into the future: the result is moved into
+ * the future only by cf__future_finish_with, after it has won the future, so
+ * an outcome published first (a cancellation) is never overwritten.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -52,17 +58,31 @@ int cf_task_fail(int code, const char *fmt, ...)
     return rc;
 }
 
+/* Results up to this size are written on the runner's stack. */
+#define CF__RESULT_ON_STACK 256
+
 void cf__task_run(cf_future *f, const char *origin)
 {
+    const cf_task *task = f->task;
+    alignas(max_align_t) unsigned char small[CF__RESULT_ON_STACK];
+    unsigned char *result = small;
+    if (task->result.size > sizeof small && (result = cf__alloc(task->result.size)) == NULL) {
+        cf__future_fail(f, -ENOMEM, 0, origin, "no memory for the %u-byte result of task '%s'",
+                        task->result.size, task->name);
+        return;
+    }
+    memset(result, 0, task->result.size);
     cf__fail_ctx ctx;
     cf__fail_ctx_enter(&ctx);
-    f->task->call(cf__future_args(f), cf__future_result_slot(f));
+    task->call(cf__future_args(f), result);
     cf__fail_ctx_leave(&ctx);
     if (ctx.failed) {
         cf__future_fail(f, CF_ETASK, ctx.code, origin, "%s",
                         ctx.message != NULL ? ctx.message : "the task failed");
         cf__free(ctx.message);
-        return;
+    } else {
+        cf__future_finish_with(f, result);
     }
-    cf__future_finish_from_slot(f);
+    if (result != small)
+        cf__free(result);
 }

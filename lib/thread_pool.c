@@ -462,7 +462,7 @@ static void *tp_worker_main(void *arg)
                 if (f == NULL)
                     continue; /* a shutdown cancelled it */
                 atomic_store_explicit(&w->current, f, memory_order_release);
-                if (cf_future_set_running(f) == 0)
+                if (cf__future_start(f) == 0)
                     cf__task_run(f, w->origin);
                 finished[nfinished++] = f;
             }
