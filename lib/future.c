@@ -24,7 +24,8 @@
  *   completion costs no lock at all when nobody listens.
  * - Waiters are fired under the stripe lock (so unlisten + return makes their
  *   stack frames safe to reuse); callbacks run after it is dropped, holding a
- *   reference to the future each.
+ *   reference to the future each. A single waiter sleeps on a doorbell
+ *   (interrupt_priv.h), so cf_interrupt_waits() can wake it.
  * - Callbacks fired while this thread is already running callbacks are queued
  *   on a thread-local FIFO and run by the outermost runner, so a chain of
  *   futures completing each other from callbacks never deepens the stack.
@@ -48,6 +49,7 @@
 #include "clock.h"
 #include "error_priv.h"
 #include "futex.h"
+#include "interrupt_priv.h"
 #include "stripe.h"
 
 cf__stripe cf__stripes[CF__STRIPES] = {
@@ -972,21 +974,27 @@ int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *arg)
 typedef struct cf__single_waiter {
     cf__listener l;
     _Atomic uint32_t fired;
+    cf__bell bell;
 } cf__single_waiter;
 
+/* Rings before it sets `fired`: the waiter may return (and its frame go) as
+ * soon as it sees `fired`, and the wake-up after that only names the
+ * address. */
 static void cf__single_fire(cf__listener *self, cf_future *f)
 {
     (void)f;
     cf__single_waiter *w = (cf__single_waiter *)self;
+    atomic_fetch_add_explicit(&w->bell.seq, 1, memory_order_release);
     atomic_store_explicit(&w->fired, 1, memory_order_release);
-    cf__futex_wake(&w->fired, 1);
+    cf__futex_wake(&w->bell.seq, 1);
 }
 
 /* How long a waiter spins before it sleeps. */
 #define CF__WAIT_SPIN_NS 20000
 
-/* Wait for f to be done until the deadline. Returns 0 or CF_ETIMEDOUT. */
-static int cf__wait_until(cf_future *f, int64_t deadline)
+/* Wait for f to be done until the deadline. Returns 0, CF_ETIMEDOUT, or
+ * CF_EINTERRUPTED (only when `interruptible`, and f is not done). */
+static int cf__wait_until(cf_future *f, int64_t deadline, bool interruptible)
 {
     /* A short spin catches work that is about to finish without sleeping
      * (a wake-up costs more than most tiny tasks). It yields the CPU between
@@ -1003,20 +1011,33 @@ static int cf__wait_until(cf_future *f, int64_t deadline)
                 return 0;
             cf__cpu_relax();
         }
+        if (interruptible && cf__interrupted())
+            return CF_EINTERRUPTED;
         sched_yield();
     } while (cf__now_ns() < spin_until);
     cf__single_waiter w = {.l = {.fire = cf__single_fire}};
     atomic_init(&w.fired, 0);
+    cf__bell_init(&w.bell);
     if (!cf__future_listen(f, &w.l))
         return 0;
-    while (!atomic_load_explicit(&w.fired, memory_order_acquire)) {
-        if (cf__futex_wait(&w.fired, 0, deadline) == ETIMEDOUT &&
-            !atomic_load_explicit(&w.fired, memory_order_acquire)) {
+    for (;;) {
+        uint32_t seen = cf__bell_value(&w.bell);
+        if (atomic_load_explicit(&w.fired, memory_order_acquire))
+            return 0;
+        int rc = cf__bell_sleep(&w.bell, seen, deadline, interruptible);
+        if (rc != 0 && !atomic_load_explicit(&w.fired, memory_order_acquire)) {
             cf__future_unlisten(f, &w.l);
-            return cf_future_done(f) ? 0 : CF_ETIMEDOUT;
+            if (cf_future_done(f))
+                return 0;
+            return rc == ETIMEDOUT ? CF_ETIMEDOUT : rc;
         }
     }
-    return 0;
+}
+
+void cf__future_wait_quietly(cf_future *f)
+{
+    if (!cf_future_done(f))
+        cf__wait_until(f, CF__NO_DEADLINE, false);
 }
 
 int cf_future_wait(cf_future *f, double timeout)
@@ -1028,7 +1049,10 @@ int cf_future_wait(cf_future *f, double timeout)
         return cf__fail(CF_EINVAL, "cf_future_wait: NaN timeout");
     if (cf_future_done(f))
         return 0;
-    if (cf__wait_until(f, deadline) != 0)
+    int rc = cf__wait_until(f, deadline, true);
+    if (rc == CF_EINTERRUPTED)
+        return cf__fail(rc, "the wait for the future was interrupted (cf_interrupt_waits)");
+    if (rc != 0)
         return cf__fail(CF_ETIMEDOUT, "the future was not done within %g s", timeout);
     return 0;
 }

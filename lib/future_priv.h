@@ -174,6 +174,10 @@ bool cf__future_force_cancel(cf_future *f);
  * not about to run callbacks. NULL unregisters. */
 void cf__future_track_callbacks(_Atomic bool *flag);
 
+/* Wait, without limit and without heeding cf_interrupt_waits(), until f is
+ * done: for the library's own waits, which must see the end. */
+void cf__future_wait_quietly(cf_future *f);
+
 /* The current state (CF__ST_*), acquire-loaded. */
 static inline uint32_t cf__future_st(const cf_future *f)
 {

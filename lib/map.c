@@ -45,6 +45,7 @@
 #include "error_priv.h"
 #include "executor_priv.h"
 #include "future_priv.h"
+#include "interrupt_priv.h"
 #include "map_priv.h"
 #include "shared_memory_priv.h"
 #include "task_priv.h"
@@ -77,7 +78,7 @@ typedef struct cf__map_slot {
 
 typedef struct cf__map_job {
     pthread_mutex_t mu;
-    pthread_cond_t cond;      /* blocking forms: a chunk finished */
+    cf__bell bell;            /* blocking forms: rung when a chunk finished */
     _Atomic uint32_t refs;
     cf_executor *ex;
     const cf_task *task;
@@ -154,7 +155,6 @@ static void cf__map_job_unref(cf__map_job *job)
     cf__free(job->cancel);
     cf__free(job->stop_message);
     cf__free(job->first_message);
-    pthread_cond_destroy(&job->cond);
     pthread_mutex_destroy(&job->mu);
     cf__free(job);
 }
@@ -393,7 +393,7 @@ static int cf__map_submit_chunk(cf__map_job *job, cf__map_slot *slot)
     rc = cf_future_add_done_callback(f, cf__map_chunk_done, c);
     if (rc != 0) {
         /* No memory for the callback: wait for the chunk here instead. */
-        cf_future_wait(f, CF_FOREVER);
+        cf__future_wait_quietly(f);
         cf__map_chunk_done(f, c);
     }
     return 0;
@@ -805,7 +805,7 @@ static void cf__map_chunk_done(cf_future *f, void *arg)
         job->done_head = slot;
     job->done_tail = slot;
     if (job->sync) {
-        pthread_cond_signal(&job->cond);
+        cf__bell_ring(&job->bell);
         pthread_mutex_unlock(&job->mu);
     } else {
         cf__map_drive(job);
@@ -824,13 +824,17 @@ static int cf__map_run_blocking(cf__map_job *job)
             break;
         if (job->done_head != NULL)
             continue;
-        if (job->stopping || job->deadline == CF__NO_DEADLINE) {
-            pthread_cond_wait(&job->cond, &job->mu);
-            continue;
-        }
-        if (cf__cond_wait_until(&job->cond, &job->mu, job->deadline) == ETIMEDOUT &&
-            job->done_head == NULL && !job->stopping) {
-            size_t ncancel = cf__map_stop(job, CF_ETIMEDOUT, NULL);
+        /* Once stopping, only the chunks still running are awaited: no
+         * deadline, no interruption (they hold the caller's arrays). */
+        int waited = cf__bell_wait(&job->bell, &job->mu,
+                                   job->stopping ? CF__NO_DEADLINE : job->deadline,
+                                   !job->stopping);
+        if ((waited == ETIMEDOUT || waited == CF_EINTERRUPTED) && job->done_head == NULL &&
+            !job->stopping) {
+            size_t ncancel = cf__map_stop(job, waited == ETIMEDOUT ? CF_ETIMEDOUT : waited,
+                                          waited == CF_EINTERRUPTED
+                                              ? "the map was interrupted (cf_interrupt_waits)"
+                                              : NULL);
             pthread_mutex_unlock(&job->mu);
             cf__map_cancel_all(job->cancel, ncancel);
             pthread_mutex_lock(&job->mu);
@@ -883,10 +887,7 @@ static int cf__map_job_new(cf__map_job **out, cf_executor *ex, const cf_map_opti
     cf__map_job *job = cf__calloc(1, sizeof *job);
     if (job == NULL)
         return cf__fail(-ENOMEM, "map: no memory");
-    if (cf__cond_init(&job->cond) != 0) {
-        cf__free(job);
-        return cf__fail(-ENOMEM, "map: cannot make a condition variable");
-    }
+    cf__bell_init(&job->bell);
     pthread_mutex_init(&job->mu, NULL);
     atomic_init(&job->refs, 1);
     job->ex = ex;

@@ -120,12 +120,15 @@ CF_EXTERN void *cf_future_data(const cf_future *f);
 
 /* Wait up to `timeout` seconds (CF_FOREVER: no limit; 0: poll) for f to be done.
  * Returns 0 when done (whatever the outcome), CF_ETIMEDOUT when not done in
- * time, CF_EINVAL on a NaN timeout. */
+ * time, CF_EINTERRUPTED when it had to block and cf_interrupt_waits() was
+ * called (wait.h), CF_EINVAL on a NaN timeout or a NULL f. */
 CF_EXTERN int cf_future_wait(cf_future *f, double timeout);
 
 /* Wait for f as cf_future_wait() does, then give its outcome:
  *   0               finished with a result, stored in *out;
  *   CF_ETIMEDOUT    not done in time (the future is unchanged);
+ *   CF_EINTERRUPTED cf_interrupt_waits() was called while it had to block
+ *                   (the future is unchanged);
  *   CF_ECANCELLED   cancelled;
  *   the error code  failed: CF_ETASK (the task called cf_task_fail),
  *                   CF_ECRASHED, CF_EBROKEN, ...; cf_future_error() says more;
