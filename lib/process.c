@@ -546,6 +546,7 @@ static void __attribute__((noreturn)) cf__child_main(const cf__child_plan *plan)
     memcpy(registry.identity, plan->identity, sizeof registry.identity);
 
     cf__child_signals();
+    cf__child_skip_atexit(); /* exit() in the task or function: no atexit handlers */
     if (plan->die_with_parent) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != plan->parent)

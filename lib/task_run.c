@@ -9,13 +9,19 @@
  * heap for a large struct), never into the future: the result is moved into
  * the future only by cf__future_finish_with, after it has won the future, so
  * an outcome published first (a cancellation) is never overwritten.
+ * In a child process, an on_exit() handler registered last (so run first)
+ * turns a task's exit() into _exit() with the same status: the parent's
+ * atexit handlers are the parent's business, not its workers'.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdalign.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "error_priv.h"
@@ -85,4 +91,17 @@ void cf__task_run(cf_future *f, const char *origin)
     }
     if (result != small)
         cf__free(result);
+}
+
+/* Runs first among the exit handlers of a child (registered last). */
+static void cf__exit_at_once(int status, void *arg)
+{
+    (void)arg;
+    fflush(NULL);
+    _exit(status);
+}
+
+int cf__child_skip_atexit(void)
+{
+    return on_exit(cf__exit_at_once, NULL) == 0 ? 0 : -ENOMEM;
 }

@@ -2237,6 +2237,53 @@ START_TEST(future_describe_truncation)
 }
 END_TEST
 
+/* ---- exit() in a task runs none of the application's atexit handlers --------------- */
+
+static int atexit_fd = -1;
+
+static void note_atexit(void)
+{
+    if (atexit_fd >= 0)
+        write_all(atexit_fd, "x", 1);
+}
+
+static int32_t exit_with(int32_t status)
+{
+    exit(status);
+}
+CF_TASK(int32_t, exit_with, int32_t);
+
+START_TEST(future_task_exit_skips_atexit)
+{
+    chan c = new_chan();
+    atexit_fd = c.wr;
+    ck_assert_int_eq(atexit(note_atexit), 0);
+
+    cf_executor *ex = new_process_pool_of(1);
+    cf_future *f;
+    ck_assert_int_eq(cf_submit(&f, ex, exit_with, 3), 0);
+    const cf_error *e = expect_failure(f, CF_ECRASHED);
+    ck_assert_int_eq(e->detail, 3);
+    cf_future_release(f);
+    cf_executor_free(ex);
+
+    cf_process *p;
+    ck_assert_int_eq(cf_process_start(&p, NULL, exit_with, 4), 0);
+    ck_assert_int_eq(cf_process_join(p, DEADLINE_S), 0);
+    int code = -1;
+    ck_assert_int_eq(cf_process_exitcode(p, &code), 0);
+    ck_assert_int_eq(code, 4);
+    cf_process_free(p);
+
+    /* Neither child ran the handler: nothing was written. */
+    atexit_fd = -1;
+    close(c.wr);
+    char byte;
+    ck_assert_int_eq(read(c.rd, &byte, 1), 0);
+    close(c.rd);
+}
+END_TEST
+
 static Suite *future_suite(void)
 {
     Suite *s = suite_create("future");
@@ -2309,6 +2356,7 @@ static Suite *future_suite(void)
     tcase_add_test(tc, future_describe_states);
     tcase_add_test(tc, future_describe_task);
     tcase_add_test(tc, future_describe_truncation);
+    tcase_add_test(tc, future_task_exit_skips_atexit);
     suite_add_tcase(s, tc);
     return s;
 }
