@@ -2263,7 +2263,9 @@ START_TEST(future_task_exit_skips_atexit)
     cf_future *f;
     ck_assert_int_eq(cf_submit(&f, ex, exit_with, 3), 0);
     const cf_error *e = expect_failure(f, CF_ECRASHED);
-    ck_assert_int_eq(e->detail, 3);
+    /* Valgrind replaces the status of a child it found errors in. */
+    if (!RUNNING_ON_VALGRIND)
+        ck_assert_int_eq(e->detail, 3);
     cf_future_release(f);
     cf_executor_free(ex);
 
@@ -2272,7 +2274,8 @@ START_TEST(future_task_exit_skips_atexit)
     ck_assert_int_eq(cf_process_join(p, DEADLINE_S), 0);
     int code = -1;
     ck_assert_int_eq(cf_process_exitcode(p, &code), 0);
-    ck_assert_int_eq(code, 4);
+    if (!RUNNING_ON_VALGRIND)
+        ck_assert_int_eq(code, 4);
     cf_process_free(p);
 
     /* Neither child ran the handler: nothing was written. */
