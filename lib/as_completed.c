@@ -28,6 +28,8 @@
  *   (listen, unlisten, retain, release, queries) while holding `mu`. The
  *   borrowed node and the kept list belong to the one thread calling next()
  *   (or free()); only their removal from the set takes `mu`.
+ * - next() sleeps on a doorbell rather than a condition variable, so that
+ *   cf_interrupt_waits() can wake it from a signal handler.
  * - Before a node is freed, its listener is unregistered:
  *   cf__future_unlisten() guarantees that no fire of it is still running.
  */
@@ -40,6 +42,7 @@
 #include "clock.h"
 #include "error_priv.h"
 #include "future_priv.h"
+#include "interrupt_priv.h"
 
 typedef struct ac_node {
     cf__listener listener;      /* first member: fire receives its address */
@@ -53,7 +56,7 @@ typedef struct ac_node {
 
 struct cf_as_completed {
     pthread_mutex_t mu;
-    pthread_cond_t cond;        /* a node became ready */
+    cf__bell bell;              /* rung when a node becomes ready (interrupt_priv.h) */
     int64_t deadline;           /* bounds the whole iteration */
     ac_node **slots;            /* the set: NULL marks an empty slot */
     unsigned slot_bits;         /* 1 << slot_bits slots */
@@ -167,7 +170,7 @@ static void push_ready(cf_as_completed *it, ac_node *node)
     else
         it->ready_head = node;
     it->ready_tail = node;
-    pthread_cond_signal(&it->cond);
+    cf__bell_ring(&it->bell);
 }
 
 static ac_node *pop_ready(cf_as_completed *it)
@@ -314,12 +317,8 @@ int cf_as_completed_new(cf_as_completed **out, cf_future *const *fs, size_t n, d
     cf_as_completed *it = cf__calloc(1, sizeof *it);
     if (it == NULL)
         return cf__fail(-ENOMEM, "cf_as_completed_new: out of memory");
-    int rc = cf__cond_init(&it->cond);
-    if (rc != 0) {
-        cf__free(it);
-        return cf__fail(rc, "cf_as_completed_new: cannot create a condition variable: %s",
-                        cf_strerror(rc));
-    }
+    int rc = 0;
+    cf__bell_init(&it->bell);
     pthread_mutex_init(&it->mu, NULL);
     it->deadline = deadline;
     it->sweep_at = KEPT_SLACK;
@@ -371,9 +370,18 @@ int cf_as_completed_next(cf_as_completed *it, cf_future **out)
                           it->n_added);
             break;
         }
-        if (cf__cond_wait_until(&it->cond, &it->mu, it->deadline) == ETIMEDOUT) {
+        int waited = cf__bell_wait(&it->bell, &it->mu, it->deadline, true);
+        if (waited == ETIMEDOUT) {
             if ((node = pop_ready(it)) == NULL)
                 rc = cf__fail(CF_ETIMEDOUT, "%zu (of %zu) futures unfinished",
+                              it->n_unyielded, it->n_added);
+            break;
+        }
+        if (waited == CF_EINTERRUPTED) {
+            if ((node = pop_ready(it)) == NULL)
+                rc = cf__fail(CF_EINTERRUPTED,
+                              "cf_as_completed_next: interrupted (cf_interrupt_waits) with %zu "
+                              "(of %zu) futures unfinished",
                               it->n_unyielded, it->n_added);
             break;
         }
@@ -417,7 +425,6 @@ void cf_as_completed_free(cf_as_completed *it)
         cf__free(node);
     }
     cf__free(it->slots);
-    pthread_cond_destroy(&it->cond);
     pthread_mutex_destroy(&it->mu);
     cf__free(it);
 }

@@ -76,6 +76,8 @@ static int submit_task(const char *caller, cf_future **fut, cf_executor *ex,
         return cf__fail(rc, "%s: no memory for a future of task '%s'", caller, task->name);
     if (rc != 0)
         return rc; /* a malformed argument: cf_last_error() says which */
+    if (opts != NULL && opts->data != NULL)
+        cf_future_set_data(f, opts->data);
     rc = ex->ops->submit(ex, f, opts);
     if (rc != 0) {
         cf_future_release(f);

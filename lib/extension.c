@@ -18,6 +18,7 @@ void *cf__ext_future_extra(cf_future *f) { return cf__future_extra(f); }
 void *cf__ext_future_args(cf_future *f) { return cf__future_args(f); }
 void *cf__ext_future_result_slot(cf_future *f) { return cf__future_result_slot(f); }
 int cf__ext_future_finish_from_slot(cf_future *f) { return cf__future_finish_from_slot(f); }
+int cf__ext_future_start(cf_future *f) { return cf__future_start(f); }
 
 int cf__ext_future_fail(cf_future *f, int code, int detail, const char *origin,
                         const char *message)

@@ -29,6 +29,8 @@ CF_EXTERN void *cf__ext_future_extra(cf_future *f);
 CF_EXTERN void *cf__ext_future_args(cf_future *f);
 CF_EXTERN void *cf__ext_future_result_slot(cf_future *f);
 CF_EXTERN int cf__ext_future_finish_from_slot(cf_future *f);
+/* PENDING -> RUNNING for the library's own futures (future_priv.h). */
+CF_EXTERN int cf__ext_future_start(cf_future *f);
 CF_EXTERN int cf__ext_future_fail(cf_future *f, int code, int detail, const char *origin,
                                   const char *message);
 CF_EXTERN void cf__ext_future_clear_canceller(cf_future *f);

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "task_priv.h"
 
 enum { CF__FORK_OP_SPAWN = 1, CF__FORK_OP_KILL = 2, CF__FORK_OP_STOP = 3 };
 
@@ -287,6 +288,7 @@ static void __attribute__((noreturn)) cf__server_main(cf__server_state *st, pid_
 {
     cf__die_with_parent(app);
     cf__reset_signals();
+    cf__child_skip_atexit(); /* inherited by every worker: exit() in a task */
     prctl(PR_SET_NAME, "cf-forkserver");
     sigset_t chld;
     sigemptyset(&chld);

@@ -3,10 +3,20 @@
  *
  * Design notes
  * - State: one atomic word (future_priv.h). PENDING -> RUNNING -> COMPLETING
- *   -> FINISHED, or PENDING -> CANCELLED. Exactly one thread wins the CAS into
- *   COMPLETING; it alone writes the outcome (result or error), then publishes
- *   it with a release CAS into FINISHED. Readers acquire-load the word, so a
- *   done future's outcome is read without any lock.
+ *   -> FINISHED, or PENDING/RUNNING -> CANCELLED. Exactly one thread wins the
+ *   CAS into COMPLETING (the claim); it alone writes the outcome (result or
+ *   error), then publishes it with a release CAS into FINISHED. Nothing,
+ *   not even a task's result, is written into the future before the claim is
+ *   won, so a cancellation or another completion that won first is never
+ *   overwritten. Readers acquire-load the word, so a done future's outcome is
+ *   read without any lock.
+ * - Who completes: futures the library makes (cf_submit's, a map's) carry
+ *   CF__ST_OWNED; only the library completes them, and the public
+ *   cf_future_set_running / set_value / set_error refuse them (CF_EOWNED).
+ *   Their owners may still cancel them. cf_future_new's futures are the
+ *   caller's to complete.
+ * - The user's data pointer is an atomic of its own, independent of the
+ *   state: set and read at any time from any thread.
  * - Listeners (single waiters here, multi-waiters in wait.c / as_completed.c,
  *   done-callbacks) hang off f->listeners under the future's stripe lock
  *   (stripe.h). Registering sets CF__ST_LISTENERS in the word under that lock;
@@ -14,7 +24,8 @@
  *   completion costs no lock at all when nobody listens.
  * - Waiters are fired under the stripe lock (so unlisten + return makes their
  *   stack frames safe to reuse); callbacks run after it is dropped, holding a
- *   reference to the future each.
+ *   reference to the future each. A single waiter sleeps on a doorbell
+ *   (interrupt_priv.h), so cf_interrupt_waits() can wake it.
  * - Callbacks fired while this thread is already running callbacks are queued
  *   on a thread-local FIFO and run by the outermost runner, so a chain of
  *   futures completing each other from callbacks never deepens the stack.
@@ -26,7 +37,10 @@
 #include "future_priv.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +50,7 @@
 #include "clock.h"
 #include "error_priv.h"
 #include "futex.h"
+#include "interrupt_priv.h"
 #include "stripe.h"
 
 cf__stripe cf__stripes[CF__STRIPES] = {
@@ -92,6 +107,7 @@ static void cf__future_init(cf_future *f, size_t alloc_size)
     memset(f, 0, sizeof *f);
     atomic_init(&f->state, CF__ST_PENDING);
     atomic_init(&f->refs, 1);
+    atomic_init(&f->data, NULL);
     f->alloc_size = alloc_size <= UINT32_MAX ? (uint32_t)alloc_size : 0;
 }
 
@@ -108,6 +124,14 @@ int cf_future_new(cf_future **out)
     f->result_type = (cf_type){CF_KIND_VOID, 0};
     *out = f;
     return 0;
+}
+
+int cf__future_new_owned(cf_future **out)
+{
+    int rc = cf_future_new(out);
+    if (rc == 0)
+        atomic_store_explicit(&(*out)->state, CF__ST_PENDING | CF__ST_OWNED, memory_order_relaxed);
+    return rc;
 }
 
 /* ---- Futures for tasks: header + argument block + result slot + copies ----- */
@@ -176,6 +200,7 @@ int cf__future_new_for_task(cf_future **out, const cf_task *task, const void *ar
     if (f == NULL)
         return -ENOMEM;
     cf__future_init(f, size);
+    atomic_store_explicit(&f->state, CF__ST_PENDING | CF__ST_OWNED, memory_order_relaxed);
     f->task = task;
     f->extra_size = (uint16_t)extra_size;
     if (extra_size > 0)
@@ -278,9 +303,9 @@ void cf_future_release(cf_future *f)
 
 /* ---- Queries -------------------------------------------------------------------- */
 
-cf_future_state cf_future_state_of(const cf_future *f)
+static cf_future_state cf__public_state(uint32_t st)
 {
-    switch (cf__future_st(f)) {
+    switch (st) {
     case CF__ST_PENDING:
         return CF_FUTURE_PENDING;
     case CF__ST_RUNNING:
@@ -291,6 +316,11 @@ cf_future_state cf_future_state_of(const cf_future *f)
     default:
         return CF_FUTURE_CANCELLED;
     }
+}
+
+cf_future_state cf_future_state_of(const cf_future *f)
+{
+    return cf__public_state(cf__future_st(f));
 }
 
 bool cf_future_done(const cf_future *f)
@@ -333,6 +363,165 @@ cf_type cf_future_result_type(const cf_future *f)
 const char *cf_future_task_name(const cf_future *f)
 {
     return f->task != NULL ? f->task->name : NULL;
+}
+
+const char *cf_future_state_name(cf_future_state state)
+{
+    switch (state) {
+    case CF_FUTURE_PENDING:
+        return "pending";
+    case CF_FUTURE_RUNNING:
+        return "running";
+    case CF_FUTURE_FINISHED:
+        return "finished";
+    case CF_FUTURE_CANCELLED:
+        return "cancelled";
+    }
+    return "unknown";
+}
+
+void cf_future_set_data(cf_future *f, void *data)
+{
+    atomic_store_explicit(&f->data, data, memory_order_release);
+}
+
+void *cf_future_data(const cf_future *f)
+{
+    return atomic_load_explicit(&((cf_future *)f)->data, memory_order_acquire);
+}
+
+/* ---- Describing a future ------------------------------------------------------------ */
+
+/* An snprintf-like writer that keeps counting past the end of the buffer. */
+typedef struct cf__out {
+    char *buf;
+    size_t size, len;
+} cf__out;
+
+static void cf__put(cf__out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void cf__put(cf__out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    bool room = o->len < o->size;
+    int n = vsnprintf(room ? o->buf + o->len : NULL, room ? o->size - o->len : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        o->len += (size_t)n;
+}
+
+/* Text longer than this is cut to CF__DESCRIBE_KEEP bytes and "...". */
+#define CF__DESCRIBE_MAX 48
+#define CF__DESCRIBE_KEEP 45
+
+/* s in double quotes, escaped so that the description stays one line. */
+static void cf__put_quoted(cf__out *o, const char *s)
+{
+    size_t n = strlen(s);
+    size_t keep = n > CF__DESCRIBE_MAX ? CF__DESCRIBE_KEEP : n;
+    cf__put(o, "\"");
+    for (size_t i = 0; i < keep; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            cf__put(o, "\\%c", c);
+        else if (c == '\n')
+            cf__put(o, "\\n");
+        else if (c == '\t')
+            cf__put(o, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            cf__put(o, "\\x%02x", c);
+        else
+            cf__put(o, "%c", c);
+    }
+    cf__put(o, keep < n ? "...\"" : "\"");
+}
+
+/* The shortest %g form that reads back as the same value. */
+static void cf__put_float(cf__out *o, double v, bool single)
+{
+    char text[40];
+    for (int precision = 1; precision <= 17; precision++) {
+        snprintf(text, sizeof text, "%.*g", precision, v);
+        double back = strtod(text, NULL);
+        if (single ? (float)back == (float)v : back == v)
+            break;
+    }
+    cf__put(o, "%s", text);
+}
+
+static void cf__put_result(cf__out *o, const cf_future *f)
+{
+    cf_value v;
+    if (f->result_type.kind == CF_KIND_VOID ||
+        cf_value_load(&v, f->result_type, f->result) != 0)
+        return;
+    cf__put(o, " result=");
+    switch (v.type.kind) {
+    case CF_KIND_BOOL:
+        cf__put(o, "%s", v.as.b ? "true" : "false");
+        break;
+    case CF_KIND_I8:
+    case CF_KIND_I16:
+    case CF_KIND_I32:
+    case CF_KIND_I64:
+        cf__put(o, "%" PRId64, v.as.i);
+        break;
+    case CF_KIND_U8:
+    case CF_KIND_U16:
+    case CF_KIND_U32:
+    case CF_KIND_U64:
+        cf__put(o, "%" PRIu64, v.as.u);
+        break;
+    case CF_KIND_F32:
+    case CF_KIND_F64:
+        cf__put_float(o, v.as.f, v.type.kind == CF_KIND_F32);
+        break;
+    case CF_KIND_STR:
+        if (v.as.str == NULL)
+            cf__put(o, "NULL");
+        else
+            cf__put_quoted(o, v.as.str);
+        break;
+    case CF_KIND_BYTES:
+        cf__put(o, "<bytes %zu>", v.as.bytes.len);
+        break;
+    case CF_KIND_STRUCT:
+        cf__put(o, "<struct %u>", v.type.size);
+        break;
+    default: /* CF_KIND_PTR */
+        cf__put(o, "%p", v.as.ptr);
+        break;
+    }
+}
+
+int cf_future_describe(const cf_future *f, char *buf, size_t size)
+{
+    if (f == NULL)
+        return cf__fail(CF_EINVAL, "cf_future_describe: NULL future");
+    if (buf == NULL && size > 0)
+        return cf__fail(CF_EINVAL, "cf_future_describe: NULL buf with size %zu", size);
+    cf__out o = {buf, size, 0};
+    if (size > 0)
+        buf[0] = '\0';
+    cf__put(&o, "<future %p", (const void *)f);
+    if (f->task != NULL)
+        cf__put(&o, " task '%s'", f->task->name);
+    uint32_t st = cf__future_st(f); /* acquire: a done future's outcome is readable */
+    cf__put(&o, " state=%s", cf_future_state_name(cf__public_state(st)));
+    if (st == CF__ST_FINISHED) {
+        if (f->error != NULL) {
+            cf__put(&o, " error=%s ", cf_err_name(f->error->pub.code));
+            cf__put_quoted(&o, f->error->pub.message);
+        } else {
+            cf__put_result(&o, f);
+        }
+    }
+    void *data = cf_future_data(f);
+    if (data != NULL)
+        cf__put(&o, " data=%p", data);
+    cf__put(&o, ">");
+    return o.len <= INT_MAX ? (int)o.len : INT_MAX;
 }
 
 /* ---- Listeners ---------------------------------------------------------------------- */
@@ -487,11 +676,33 @@ static void cf__publish(cf_future *f, uint32_t final_state)
         cf__notify(f);
 }
 
+static bool cf__owned(const cf_future *f)
+{
+    return atomic_load_explicit(&((cf_future *)f)->state, memory_order_relaxed) & CF__ST_OWNED;
+}
+
+static int cf__refuse_owned(const cf_future *f, const char *caller)
+{
+    return cf__fail(CF_EOWNED, "%s: the future of %s%s%s is completed by the library, not by "
+                    "the caller", caller, f->task != NULL ? "task '" : "a map",
+                    f->task != NULL ? f->task->name : "", f->task != NULL ? "'" : "");
+}
+
 int cf_future_set_running(cf_future *f)
 {
-    uint32_t old = CF__ST_PENDING;
+    if (f == NULL)
+        return cf__fail(CF_EINVAL, "cf_future_set_running: NULL future");
+    if (cf__owned(f))
+        return cf__refuse_owned(f, "cf_future_set_running");
+    return cf__future_start(f);
+}
+
+int cf__future_start(cf_future *f)
+{
+    uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
     for (;;) {
-        if (atomic_compare_exchange_weak_explicit(&f->state, &old,
+        if ((old & CF__ST_MASK) == CF__ST_PENDING &&
+            atomic_compare_exchange_weak_explicit(&f->state, &old,
                                                   (old & ~(uint32_t)CF__ST_MASK) |
                                                       CF__ST_RUNNING,
                                                   memory_order_acq_rel, memory_order_acquire))
@@ -618,12 +829,20 @@ static struct cf__error_box *cf__error_new(cf_future *f, int code, int detail, c
     return e;
 }
 
-static int cf__fail_claimed(cf_future *f, int code, int detail, const char *origin,
-                            const char *fmt, va_list ap)
+static void cf__vfail_claimed(cf_future *f, int code, int detail, const char *origin,
+                              const char *fmt, va_list ap)
 {
     f->error = cf__error_new(f, code, detail, origin, fmt, ap);
     cf__publish(f, CF__ST_FINISHED);
-    return 0;
+}
+
+void cf__future_fail_claimed(cf_future *f, int code, int detail, const char *origin,
+                             const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cf__vfail_claimed(f, code, detail, origin, fmt, ap);
+    va_end(ap);
 }
 
 int cf__future_fail(cf_future *f, int code, int detail, const char *origin, const char *fmt, ...)
@@ -632,61 +851,64 @@ int cf__future_fail(cf_future *f, int code, int detail, const char *origin, cons
         return CF_ESTATE;
     va_list ap;
     va_start(ap, fmt);
-    cf__fail_claimed(f, code, detail, origin, fmt, ap);
+    cf__vfail_claimed(f, code, detail, origin, fmt, ap);
     va_end(ap);
     return 0;
 }
 
-static int cf__fail_oom(cf_future *f, const char *fmt, ...)
+int cf__future_claim(cf_future *f)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    cf__fail_claimed(f, -ENOMEM, 0, NULL, fmt, ap);
-    va_end(ap);
-    return -ENOMEM;
+    return cf__claim(f);
 }
 
 int cf__future_finish_from_slot(cf_future *f)
 {
     if (cf__claim(f) != 0)
         return CF_ESTATE;
-    if (cf__own_result(f) != 0)
-        return cf__fail_oom(f, "out of memory copying the result of task '%s'",
-                            f->task != NULL ? f->task->name : "?");
-    cf__publish(f, CF__ST_FINISHED);
+    cf__future_finish_claimed(f);
     return 0;
 }
 
-/* Give the claim back (an outcome could not be stored): f is as it was. */
-static void cf__unclaim(cf_future *f, uint32_t previous)
+void cf__future_finish_claimed(cf_future *f)
 {
-    uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(
-        &f->state, &old, (old & ~(uint32_t)CF__ST_MASK) | previous, memory_order_release,
-        memory_order_relaxed)) {
+    if (cf__own_result(f) != 0) {
+        cf__future_fail_claimed(f, -ENOMEM, 0, NULL,
+                                "out of memory copying the result of task '%s'",
+                                f->task != NULL ? f->task->name : "?");
+        return;
     }
+    cf__publish(f, CF__ST_FINISHED);
+}
+
+int cf__future_finish_with(cf_future *f, const void *value)
+{
+    if (cf__claim(f) != 0)
+        return CF_ESTATE;
+    if (value != NULL && f->result_type.size > 0)
+        memcpy(f->result, value, f->result_type.size);
+    cf__future_finish_claimed(f);
+    return 0;
 }
 
 int cf_future_set_value(cf_future *f, const cf_value *v)
 {
     if (f == NULL || v == NULL)
         return cf__fail(CF_EINVAL, "cf_future_set_value: NULL argument");
+    if (cf__owned(f))
+        return cf__refuse_owned(f, "cf_future_set_value");
     if (v->type.kind >= CF_KIND_COUNT_)
         return cf__fail(CF_EINVAL, "cf_future_set_value: unknown kind %u", v->type.kind);
-    if (f->task != NULL && !cf_type_equal(v->type, f->task->result))
-        return cf__fail(CF_ETYPE, "cf_future_set_value: the task's result is %s, got %s",
-                        cf_kind_name(f->task->result.kind), cf_kind_name(v->type.kind));
     if ((v->type.kind == CF_KIND_STRUCT && v->type.size > 0 && v->as.data == NULL) ||
         (v->type.kind == CF_KIND_BYTES && v->as.bytes.len > 0 && v->as.bytes.data == NULL))
         return cf__fail(CF_EINVAL, "cf_future_set_value: a %s value without data",
                         cf_kind_name(v->type.kind));
-    uint32_t previous = cf__future_st(f);
-    if (cf__claim(f) != 0)
+    if (cf_future_done(f))
         return cf__fail(CF_ESTATE, "cf_future_set_value: the future is already done");
-    /* Everything that can fail comes before the first change to f. */
+    /* Everything that can fail comes before the claim, so a lost race or a
+     * lack of memory leaves f exactly as it was. */
     size_t size = v->type.size;
     void *heap = NULL, *copy = NULL;
-    if (f->task == NULL && size > CF__USER_SLOT && (heap = cf__alloc(size)) == NULL)
+    if (size > CF__USER_SLOT && (heap = cf__alloc(size)) == NULL)
         goto out_of_memory;
     if (v->type.kind == CF_KIND_STR && v->as.str != NULL &&
         (copy = cf__strdup(v->as.str)) == NULL)
@@ -695,6 +917,11 @@ int cf_future_set_value(cf_future *f, const cf_value *v)
         if ((copy = cf__alloc(v->as.bytes.len)) == NULL)
             goto out_of_memory;
         memcpy(copy, v->as.bytes.data, v->as.bytes.len);
+    }
+    if (cf__claim(f) != 0) {
+        cf__free(heap);
+        cf__free(copy);
+        return cf__fail(CF_ESTATE, "cf_future_set_value: the future is already done");
     }
     if (heap != NULL) {
         f->result = heap;
@@ -714,7 +941,6 @@ int cf_future_set_value(cf_future *f, const cf_value *v)
 
 out_of_memory:
     cf__free(heap);
-    cf__unclaim(f, previous);
     return cf__fail(-ENOMEM, "cf_future_set_value: out of memory (the future is unchanged)");
 }
 
@@ -722,6 +948,8 @@ int cf_future_set_error(cf_future *f, int code, const char *fmt, ...)
 {
     if (f == NULL || fmt == NULL)
         return cf__fail(CF_EINVAL, "cf_future_set_error: NULL argument");
+    if (cf__owned(f))
+        return cf__refuse_owned(f, "cf_future_set_error");
     if (code >= 0)
         return cf__fail(CF_EINVAL, "cf_future_set_error: the code must be negative, got %d",
                         code);
@@ -729,7 +957,7 @@ int cf_future_set_error(cf_future *f, int code, const char *fmt, ...)
         return cf__fail(CF_ESTATE, "cf_future_set_error: the future is already done");
     va_list ap;
     va_start(ap, fmt);
-    cf__fail_claimed(f, code, 0, NULL, fmt, ap);
+    cf__vfail_claimed(f, code, 0, NULL, fmt, ap);
     va_end(ap);
     return 0;
 }
@@ -760,21 +988,27 @@ int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *arg)
 typedef struct cf__single_waiter {
     cf__listener l;
     _Atomic uint32_t fired;
+    cf__bell bell;
 } cf__single_waiter;
 
+/* Rings before it sets `fired`: the waiter may return (and its frame go) as
+ * soon as it sees `fired`, and the wake-up after that only names the
+ * address. */
 static void cf__single_fire(cf__listener *self, cf_future *f)
 {
     (void)f;
     cf__single_waiter *w = (cf__single_waiter *)self;
+    atomic_fetch_add_explicit(&w->bell.seq, 1, memory_order_release);
     atomic_store_explicit(&w->fired, 1, memory_order_release);
-    cf__futex_wake(&w->fired, 1);
+    cf__futex_wake(&w->bell.seq, 1);
 }
 
 /* How long a waiter spins before it sleeps. */
 #define CF__WAIT_SPIN_NS 20000
 
-/* Wait for f to be done until the deadline. Returns 0 or CF_ETIMEDOUT. */
-static int cf__wait_until(cf_future *f, int64_t deadline)
+/* Wait for f to be done until the deadline. Returns 0, CF_ETIMEDOUT, or
+ * CF_EINTERRUPTED (only when `interruptible`, and f is not done). */
+static int cf__wait_until(cf_future *f, int64_t deadline, bool interruptible)
 {
     /* A short spin catches work that is about to finish without sleeping
      * (a wake-up costs more than most tiny tasks). It yields the CPU between
@@ -791,20 +1025,33 @@ static int cf__wait_until(cf_future *f, int64_t deadline)
                 return 0;
             cf__cpu_relax();
         }
+        if (interruptible && cf__interrupted())
+            return CF_EINTERRUPTED;
         sched_yield();
     } while (cf__now_ns() < spin_until);
     cf__single_waiter w = {.l = {.fire = cf__single_fire}};
     atomic_init(&w.fired, 0);
+    cf__bell_init(&w.bell);
     if (!cf__future_listen(f, &w.l))
         return 0;
-    while (!atomic_load_explicit(&w.fired, memory_order_acquire)) {
-        if (cf__futex_wait(&w.fired, 0, deadline) == ETIMEDOUT &&
-            !atomic_load_explicit(&w.fired, memory_order_acquire)) {
+    for (;;) {
+        uint32_t seen = cf__bell_value(&w.bell);
+        if (atomic_load_explicit(&w.fired, memory_order_acquire))
+            return 0;
+        int rc = cf__bell_sleep(&w.bell, seen, deadline, interruptible);
+        if (rc != 0 && !atomic_load_explicit(&w.fired, memory_order_acquire)) {
             cf__future_unlisten(f, &w.l);
-            return cf_future_done(f) ? 0 : CF_ETIMEDOUT;
+            if (cf_future_done(f))
+                return 0;
+            return rc == ETIMEDOUT ? CF_ETIMEDOUT : rc;
         }
     }
-    return 0;
+}
+
+void cf__future_wait_quietly(cf_future *f)
+{
+    if (!cf_future_done(f))
+        cf__wait_until(f, CF__NO_DEADLINE, false);
 }
 
 int cf_future_wait(cf_future *f, double timeout)
@@ -816,7 +1063,10 @@ int cf_future_wait(cf_future *f, double timeout)
         return cf__fail(CF_EINVAL, "cf_future_wait: NaN timeout");
     if (cf_future_done(f))
         return 0;
-    if (cf__wait_until(f, deadline) != 0)
+    int rc = cf__wait_until(f, deadline, true);
+    if (rc == CF_EINTERRUPTED)
+        return cf__fail(rc, "the wait for the future was interrupted (cf_interrupt_waits)");
+    if (rc != 0)
         return cf__fail(CF_ETIMEDOUT, "the future was not done within %g s", timeout);
     return 0;
 }

@@ -6,9 +6,13 @@
  * byte-buffer arguments. A user future (cf_future_new) has no trailing part.
  *
  * State word: the low 3 bits are the state (CF__ST_*), bit 3 says listeners
- * may be registered. The outcome (result or error) is written while the state
- * is COMPLETING, by the one thread that won the transition to it, and is
- * published by the release store of FINISHED. Readers acquire-load the state.
+ * may be registered, bit 4 that only the library completes the future. The
+ * outcome (result or error) is written while the state is COMPLETING, by the
+ * one thread that won the transition to it (cf__future_claim), and is
+ * published by the release store of FINISHED. Nothing is written into a
+ * future's result slot before that claim is won: a task writes its result
+ * into memory of its own, moved in after the claim (cf__future_finish_with).
+ * Readers acquire-load the state.
  */
 #ifndef CF_FUTURE_PRIV_H
 #define CF_FUTURE_PRIV_H
@@ -26,6 +30,9 @@ enum {
     CF__ST_MASK = 7,
     CF__ST_LISTENERS = 8, /* flag: listeners may be registered (set on the first
                              registration, never cleared) */
+    CF__ST_OWNED = 16,    /* flag: made by the library (an executor's future, a
+                             map's): the public set_* functions refuse it. Set
+                             at creation, never changed. */
 };
 
 struct cf__listener;
@@ -44,6 +51,7 @@ struct cf_future {
     uint16_t flags;                  /* CF__FF_* */
     uint16_t extra_size;             /* bytes of executor scratch (cf__future_extra) */
     void *exec_data;                 /* the executor's, while the future is not done */
+    _Atomic(void *) data;            /* the user's pointer (cf_future_set_data) */
 };
 
 enum {
@@ -84,20 +92,63 @@ int cf__future_new_for_task(cf_future **out, const cf_task *task, const void *ar
  * future was made (cf__executor_ops.future_extra); NULL if none. */
 void *cf__future_extra(cf_future *f);
 
-/* The packed argument block, and the slot the task's result is written to. */
+/* A pending future that only the library completes (a map's future): like
+ * cf_future_new, but the public cf_future_set_* functions refuse it with
+ * CF_EOWNED. Returns 0 or -ENOMEM. */
+int cf__future_new_owned(cf_future **out);
+
+/* PENDING -> RUNNING, for the library's own futures (cf_future_set_running
+ * refuses them). Returns 0, CF_ECANCELLED (cancelled while pending: the work
+ * must not run) or CF_ESTATE (not pending). */
+int cf__future_start(cf_future *f);
+
+/* The packed argument block. */
 void *cf__future_args(cf_future *f);
+
+/* Completing: exactly one outcome wins. Either call cf__future_finish_with or
+ * cf__future_fail (each claims f itself), or claim f first with
+ * cf__future_claim and then write the result into cf__future_result_slot(f)
+ * and call cf__future_finish_claimed, or call cf__future_fail_claimed.
+ * Writing into the slot without having won the claim is a bug: another
+ * outcome (a cancellation) may already be published. */
+
+/* Win the right to complete f: PENDING or RUNNING -> COMPLETING. Returns 0, or
+ * CF_ESTATE when f is done (or another completer holds it): then write
+ * nothing into f. */
+int cf__future_claim(cf_future *f);
+/* For the executors that decode an answer straight into the result slot
+ * (the MPI and network executors): claim f, then publish the slot as
+ * cf__future_finish_claimed does; CF_ESTATE, and nothing published, when
+ * another outcome won. Writing the slot before the claim is safe only for
+ * the slot's single writer: outside completion of the library's futures is
+ * refused (CF_EOWNED), and nothing reads the slot of a future that another
+ * outcome won. */
+int cf__future_finish_from_slot(cf_future *f);
+
+/* The result slot (the task's result type, its size rounded up to 8 bytes).
+ * Write into it only after winning cf__future_claim. */
 void *cf__future_result_slot(cf_future *f);
 
-/* Finish f with the result its task wrote into the slot: strings and byte
- * buffers are copied out of the task's memory. Returns 0, CF_ESTATE if f is
- * already done, or -ENOMEM (then f fails with -ENOMEM). */
-int cf__future_finish_from_slot(cf_future *f);
+/* Publish the result written into the claimed slot: strings and byte buffers
+ * are copied out of the memory they point at. If that copy finds no memory, f
+ * fails with -ENOMEM instead. */
+void cf__future_finish_claimed(cf_future *f);
+
+/* Claim f, move `value` (the task's result, result.size bytes; NULL for a
+ * void result) into its slot and publish it as cf__future_finish_claimed.
+ * Returns 0, or CF_ESTATE when f is already done (`value` is untouched and
+ * still the caller's). */
+int cf__future_finish_with(cf_future *f, const void *value);
 
 /* Fail f with `code` (<0), `detail`, an origin ("thread cf_2", or NULL) and a
  * message. Returns 0 or CF_ESTATE (already done). Never fails for lack of
  * memory: a future that cannot allocate its error gets a static one. */
 int cf__future_fail(cf_future *f, int code, int detail, const char *origin, const char *fmt,
                     ...) __attribute__((format(printf, 5, 6)));
+
+/* cf__future_fail for a future the caller has already claimed. */
+void cf__future_fail_claimed(cf_future *f, int code, int detail, const char *origin,
+                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* ---- Stopping running tasks ---------------------------------------------- */
 
@@ -130,6 +181,10 @@ bool cf__future_force_cancel(cf_future *f);
  * thread that sees the future done and the flag false knows the completer is
  * not about to run callbacks. NULL unregisters. */
 void cf__future_track_callbacks(_Atomic bool *flag);
+
+/* Wait, without limit and without heeding cf_interrupt_waits(), until f is
+ * done: for the library's own waits, which must see the end. */
+void cf__future_wait_quietly(cf_future *f);
 
 /* The current state (CF__ST_*), acquire-loaded. */
 static inline uint32_t cf__future_st(const cf_future *f)

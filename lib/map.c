@@ -48,6 +48,7 @@
 #include "error_priv.h"
 #include "executor_priv.h"
 #include "future_priv.h"
+#include "interrupt_priv.h"
 #include "map_priv.h"
 #include "shared_memory_priv.h"
 #include "task_priv.h"
@@ -80,7 +81,7 @@ typedef struct cf__map_slot {
 
 typedef struct cf__map_job {
     pthread_mutex_t mu;
-    pthread_cond_t cond;      /* blocking forms: a chunk finished */
+    cf__bell bell;            /* blocking forms: rung when a chunk finished */
     _Atomic uint32_t refs;
     cf_executor *ex;
     const cf_task *task;
@@ -192,7 +193,6 @@ static void cf__map_job_unref(cf__map_job *job)
     cf__free(job->cancel);
     cf__free(job->stop_message);
     cf__free(job->first_message);
-    pthread_cond_destroy(&job->cond);
     pthread_mutex_destroy(&job->mu);
     cf__free(job);
 }
@@ -445,7 +445,7 @@ static int cf__map_submit_chunk(cf__map_job *job, cf__map_slot *slot)
      * not apply to it. With a deadline, a worker still in an element past it
      * (and a grace period, so that the map's own timer normally acts first)
      * is stopped. */
-    cf_submit_options limit = {CF_FOREVER}, *opts = job->remote ? &limit : NULL;
+    cf_submit_options limit = {.timeout = CF_FOREVER}, *opts = job->remote ? &limit : NULL;
     if (job->remote && job->deadline != CF__NO_DEADLINE) {
         double left = (double)(job->deadline - cf__now_ns()) / 1e9;
         limit.timeout = (left > 0 ? left : 0) + CF__MAP_GRACE_S;
@@ -460,7 +460,7 @@ static int cf__map_submit_chunk(cf__map_job *job, cf__map_slot *slot)
     rc = cf_future_add_done_callback(f, cf__map_chunk_done, c);
     if (rc != 0) {
         /* No memory for the callback: wait for the chunk here instead. */
-        cf_future_wait(f, CF_FOREVER);
+        cf__future_wait_quietly(f);
         cf__map_chunk_done(f, c);
     }
     return 0;
@@ -874,7 +874,7 @@ static void cf__map_end_async(cf__map_job *job)
         return;
     cf__map_job_unref(job);
     if (rc == 0)
-        cf_future_set_value(result, &(cf_value){.type = {CF_KIND_VOID, 0}});
+        cf__future_finish_with(result, NULL);
     else
         cf__future_fail(result, rc, detail, NULL, "%s", message != NULL ? message : cf_strerror(rc));
     cf__free(message);
@@ -896,7 +896,7 @@ static void cf__map_chunk_done(cf_future *f, void *arg)
         job->done_head = slot;
     job->done_tail = slot;
     if (job->sync) {
-        pthread_cond_broadcast(&job->cond);
+        cf__bell_ring(&job->bell);
         pthread_mutex_unlock(&job->mu);
     } else {
         cf__map_drive(job);
@@ -915,13 +915,17 @@ static int cf__map_run_blocking(cf__map_job *job)
             break;
         if (job->done_head != NULL)
             continue;
-        if (job->stopping || job->deadline == CF__NO_DEADLINE) {
-            pthread_cond_wait(&job->cond, &job->mu);
-            continue;
-        }
-        if (cf__cond_wait_until(&job->cond, &job->mu, job->deadline) == ETIMEDOUT &&
-            job->done_head == NULL && !job->stopping) {
-            size_t ncancel = cf__map_stop(job, CF_ETIMEDOUT, NULL);
+        /* Once stopping, only the chunks still running are awaited: no
+         * deadline, no interruption (they hold the caller's arrays). */
+        int waited = cf__bell_wait(&job->bell, &job->mu,
+                                   job->stopping ? CF__NO_DEADLINE : job->deadline,
+                                   !job->stopping);
+        if ((waited == ETIMEDOUT || waited == CF_EINTERRUPTED) && job->done_head == NULL &&
+            !job->stopping) {
+            size_t ncancel = cf__map_stop(job, waited == ETIMEDOUT ? CF_ETIMEDOUT : waited,
+                                          waited == CF_EINTERRUPTED
+                                              ? "the map was interrupted (cf_interrupt_waits)"
+                                              : NULL);
             pthread_mutex_unlock(&job->mu);
             cf__map_cancel_all(job->cancel, ncancel);
             pthread_mutex_lock(&job->mu);
@@ -974,10 +978,7 @@ static int cf__map_job_new(cf__map_job **out, cf_executor *ex, const cf_map_opti
     cf__map_job *job = cf__calloc(1, sizeof *job);
     if (job == NULL)
         return cf__fail(-ENOMEM, "map: no memory");
-    if (cf__cond_init(&job->cond) != 0) {
-        cf__free(job);
-        return cf__fail(-ENOMEM, "map: cannot make a condition variable");
-    }
+    cf__bell_init(&job->bell);
     pthread_mutex_init(&job->mu, NULL);
     atomic_init(&job->refs, 1);
     job->ex = ex;
@@ -1088,7 +1089,7 @@ static void cf__map_result_done(cf_future *f, void *arg)
     pthread_mutex_unlock(&job->mu);
     for (size_t i = 0; i < nwait; i++) {
         cf_future_cancel(wait[i]); /* still pending: never runs */
-        cf_future_wait(wait[i], CF_FOREVER);
+        cf__future_wait_quietly(wait[i]); /* not cut short by an interrupt */
         cf_future_release(wait[i]);
     }
     cf__free(wait);
@@ -1106,7 +1107,7 @@ static int cf__map_begin(cf__map_job *job, cf_future **fut)
     if (job->sync)
         return cf__map_run_blocking(job);
     cf_future *f;
-    int rc = cf_future_new(&f);
+    int rc = cf__future_new_owned(&f);
     if (rc != 0) {
         cf__map_job_unref(job);
         return cf__fail(rc, "map: no memory for the map's future");

@@ -225,9 +225,17 @@ static void cf__process_settle(cf_process *p)
     cf__wire_failure failure;
     int rc = cf__wire_open(&msg, payload, len);
     if (rc == 0 && msg.type == CF__WIRE_RESULT) {
+        if (cf__future_claim(f) != 0) { /* cancelled: the outcome is taken */
+            cf__wire_decoder_free(&dec);
+            return;
+        }
         rc = cf__wire_decode_result(&dec, &msg, f->task, cf__future_result_slot(f));
         if (rc == 0)
-            cf__future_finish_from_slot(f);
+            cf__future_finish_claimed(f);
+        else
+            cf__future_fail_claimed(f, rc, 0, p->origin, "%s: its answer could not be read: %s",
+                                    p->name, cf_last_error());
+        rc = 0;
     } else if (rc == 0 && msg.type == CF__WIRE_FAILED) {
         rc = cf__wire_decode_failed(&dec, &msg, &failure);
         if (rc == 0)
@@ -538,6 +546,7 @@ static void __attribute__((noreturn)) cf__child_main(const cf__child_plan *plan)
     memcpy(registry.identity, plan->identity, sizeof registry.identity);
 
     cf__child_signals();
+    cf__child_skip_atexit(); /* exit() in the task or function: no atexit handlers */
     if (plan->die_with_parent) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != plan->parent)
@@ -678,7 +687,7 @@ static int cf__launcher_submit(cf_executor *ex, cf_future *f, const cf_submit_op
     if (f->task->result.kind == CF_KIND_PTR)
         return cf__fail(CF_EUNSUPPORTED, "%s: task '%s' returns a raw pointer, which cannot "
                         "come back from a child process", caller, f->task->name);
-    cf_future_set_running(f);
+    cf__future_start(f);
     cf_future_retain(f);
     int rc = cf__process_spawn(caller, l->out, l->opts, f, NULL, NULL);
     if (rc != 0)

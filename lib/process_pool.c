@@ -470,11 +470,16 @@ static void cf__pw_on_answer(cf__process_pool *p, cf__pworker *w, const cf__wire
         return;
     }
     if (msg->type == CF__WIRE_RESULT) {
+        /* Win f before writing its result into it. */
+        if (cf__future_claim(f) != 0) {
+            cf__pp_drop(p, f);
+            return;
+        }
         int rc = cf__wire_decode_result(&p->dec, msg, f->task, cf__future_result_slot(f));
         if (rc == 0)
-            cf__future_finish_from_slot(f);
+            cf__future_finish_claimed(f);
         else
-            cf__future_fail(f, rc, 0, w->origin, "%s", cf_last_error());
+            cf__future_fail_claimed(f, rc, 0, w->origin, "%s", cf_last_error());
     } else {
         cf__wire_failure failure;
         int rc = cf__wire_decode_failed(&p->dec, msg, &failure);
@@ -690,7 +695,7 @@ static cf_future *cf__pp_next_call(cf__process_pool *p)
             pthread_mutex_unlock(&p->mu);
             if (f == NULL)
                 return NULL;
-            if (cf_future_set_running(f) != 0) { /* cancelled while pending */
+            if (cf__future_start(f) != 0) { /* cancelled while pending */
                 cf__pp_drop(p, f);
                 continue;
             }

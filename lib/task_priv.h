@@ -28,8 +28,15 @@ void cf__fail_ctx_release(cf__fail_ctx *ctx);
 
 /* Run f's task in this thread and complete f: with its result, or with
  * CF_ETASK when it called cf_task_fail(). `origin` names the worker
- * ("thread cf_3"). f must be RUNNING (cf_future_set_running succeeded). */
+ * ("thread cf_3"). f must be RUNNING (cf__future_start succeeded). */
 void cf__task_run(cf_future *f, const char *origin);
+
+/* For a child process that runs tasks (a process pool's worker, a
+ * cf_process child): from now on exit() ends the process at once, after
+ * flushing stdio, with its status, like _exit(): the application's atexit
+ * handlers and static destructors, inherited from the parent, never run in
+ * it. Returns 0, or -ENOMEM (then exit() runs them as usual). */
+int cf__child_skip_atexit(void);
 
 /* A number that changes whenever a task is registered or unregistered, so
  * that a lookup remembered under one generation is known to be still valid

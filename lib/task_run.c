@@ -13,12 +13,23 @@
  *   result (cf__fail_ctx_release frees the entries above the mark its context
  *   recorded, so a task that runs another inline keeps its own). A runner
  *   that does not release leaves them to the thread's next outermost run.
+ * The task writes its result into the runner's own buffer (the stack, or the
+ * heap for a large struct), never into the future: the result is moved into
+ * the future only by cf__future_finish_with, after it has won the future, so
+ * an outcome published first (a cancellation) is never overwritten.
+ * In a child process, an on_exit() handler registered last (so run first)
+ * turns a task's exit() into _exit() with the same status: the parent's
+ * atexit handlers are the parent's business, not its workers'.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "error_priv.h"
@@ -134,19 +145,47 @@ int cf_task_fail(int code, const char *fmt, ...)
     return rc;
 }
 
+/* Results up to this size are written on the runner's stack. */
+#define CF__RESULT_ON_STACK 256
+
 void cf__task_run(cf_future *f, const char *origin)
 {
+    const cf_task *task = f->task;
+    alignas(max_align_t) unsigned char small[CF__RESULT_ON_STACK];
+    unsigned char *result = small;
+    if (task->result.size > sizeof small && (result = cf__alloc(task->result.size)) == NULL) {
+        cf__future_fail(f, -ENOMEM, 0, origin, "no memory for the %u-byte result of task '%s'",
+                        task->result.size, task->name);
+        return;
+    }
+    memset(result, 0, task->result.size);
     cf__fail_ctx ctx;
     cf__fail_ctx_enter(&ctx);
-    f->task->call(cf__future_args(f), cf__future_result_slot(f));
+    task->call(cf__future_args(f), result);
     cf__fail_ctx_leave(&ctx);
     if (ctx.failed) {
         cf__future_fail(f, CF_ETASK, ctx.code, origin, "%s",
                         ctx.message != NULL ? ctx.message : "the task failed");
         cf__free(ctx.message);
-        cf__fail_ctx_release(&ctx);
-        return;
+    } else {
+        cf__future_finish_with(f, result);
     }
-    cf__future_finish_from_slot(f);
+    /* The result was copied (or the future was already done): buffers the
+     * task handed over with cf_string_take/cf_bytes_take can go. */
     cf__fail_ctx_release(&ctx);
+    if (result != small)
+        cf__free(result);
+}
+
+/* Runs first among the exit handlers of a child (registered last). */
+static void cf__exit_at_once(int status, void *arg)
+{
+    (void)arg;
+    fflush(NULL);
+    _exit(status);
+}
+
+int cf__child_skip_atexit(void)
+{
+    return on_exit(cf__exit_at_once, NULL) == 0 ? 0 : -ENOMEM;
 }

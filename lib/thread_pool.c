@@ -546,7 +546,7 @@ static void tp_destroy(tp_pool *pool)
 static void tp_run(tp_worker *w, cf_future *f, cf_future **finished, size_t *nfinished)
 {
     atomic_store_explicit(&w->current, f, memory_order_release);
-    if (cf_future_set_running(f) == 0)
+    if (cf__future_start(f) == 0)
         cf__task_run(f, w->origin);
     finished[(*nfinished)++] = f;
 }

@@ -4,8 +4,8 @@
  * - The fast path takes no lock and allocates nothing: when the condition
  *   already holds (or the timeout is a poll), the futures' states are read
  *   and reported at once.
- * - Otherwise the caller's stack holds one waiter (a mutex, a condition
- *   variable and counters) and the heap holds one listener per distinct
+ * - Otherwise the caller's stack holds one waiter (a mutex, a doorbell and
+ *   counters) and the heap holds one listener per distinct
  *   future: a copy of fs sorted by address, duplicates dropped, so a future
  *   passed several times is counted once.
  * - Locking: a listener fires under its future's stripe lock and takes only
@@ -15,6 +15,8 @@
  *   unregistered; cf__future_unlisten() guarantees that no fire is still
  *   running, so the waiter and the listeners may then go away. The caller's
  *   references keep the futures alive for the whole call.
+ * - The doorbell (interrupt_priv.h) rather than a condition variable lets
+ *   cf_interrupt_waits() wake the wait from a signal handler.
  * - The result (done[], *n_done) is read from the futures after the wait: a
  *   done future never changes again, so the report is consistent with the
  *   condition that ended the wait.
@@ -29,10 +31,11 @@
 #include "clock.h"
 #include "error_priv.h"
 #include "future_priv.h"
+#include "interrupt_priv.h"
 
 typedef struct waiter {
     pthread_mutex_t mu;
-    pthread_cond_t cond;    /* signalled when the condition starts to hold */
+    cf__bell bell;          /* rung when the condition starts to hold */
     cf_return_when when;
     size_t n_distinct;      /* distinct futures waited on */
     size_t n_done;          /* of those, how many are known to be done */
@@ -85,7 +88,7 @@ static void entry_fire(cf__listener *self, cf_future *f)
     w->n_done++;
     w->failed |= failed;
     if (condition_holds(w->when, w->n_done, w->n_distinct, w->failed))
-        pthread_cond_signal(&w->cond);
+        cf__bell_ring(&w->bell);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -108,7 +111,8 @@ static size_t dedupe(wait_entry *entries, size_t n)
     return m;
 }
 
-/* Block until the condition holds or the deadline passes. */
+/* Block until the condition holds or the deadline passes. Returns 0,
+ * CF_EINTERRUPTED or -ENOMEM. */
 static int wait_for_condition(cf_future *const *fs, size_t n, cf_return_when when,
                               int64_t deadline)
 {
@@ -120,11 +124,8 @@ static int wait_for_condition(cf_future *const *fs, size_t n, cf_return_when whe
     size_t m = dedupe(entries, n);
 
     waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .when = when, .n_distinct = m};
-    int rc = cf__cond_init(&w.cond);
-    if (rc != 0) {
-        cf__free(entries);
-        return cf__fail(rc, "cf_wait: cannot create a condition variable: %s", cf_strerror(rc));
-    }
+    cf__bell_init(&w.bell);
+    int rc = 0;
 
     for (size_t i = 0; i < m; i++) {
         wait_entry *e = &entries[i];
@@ -146,18 +147,23 @@ static int wait_for_condition(cf_future *const *fs, size_t n, cf_return_when whe
     }
 
     pthread_mutex_lock(&w.mu);
-    while (!condition_holds(when, w.n_done, m, w.failed))
-        if (cf__cond_wait_until(&w.cond, &w.mu, deadline) == ETIMEDOUT)
+    while (!condition_holds(when, w.n_done, m, w.failed)) {
+        int waited = cf__bell_wait(&w.bell, &w.mu, deadline, true);
+        if (waited == ETIMEDOUT)
             break;
+        if (waited == CF_EINTERRUPTED && !condition_holds(when, w.n_done, m, w.failed)) {
+            rc = cf__fail(CF_EINTERRUPTED, "cf_wait: interrupted (cf_interrupt_waits)");
+            break;
+        }
+    }
     pthread_mutex_unlock(&w.mu);
 
     for (size_t i = 0; i < m; i++)
         if (entries[i].registered)
             cf__future_unlisten(entries[i].f, &entries[i].listener);
-    pthread_cond_destroy(&w.cond);
     pthread_mutex_destroy(&w.mu);
     cf__free(entries);
-    return 0;
+    return rc;
 }
 
 int cf_wait(cf_future *const *fs, size_t n, cf_return_when when, double timeout, bool *done,

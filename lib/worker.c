@@ -27,7 +27,9 @@
  * - The worker ends on SHUTDOWN or when the pool closes its end. It never
  *   returns through the application's exit path (atexit handlers belong to
  *   the application): the fork server _exit()s with its status, after the
- *   worker flushed stdio.
+ *   worker flushed stdio. A task that calls exit() does not run them either:
+ *   the fork server registered cf__child_skip_atexit(), which turns it into
+ *   _exit() with the same status.
  */
 #include "config.h"
 

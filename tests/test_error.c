@@ -52,6 +52,11 @@ START_TEST(error_names_match_table)
     }
     ck_assert_str_eq(cf_err_name(CF_ETIMEDOUT), "CF_ETIMEDOUT");
     ck_assert_str_eq(cf_err_name(CF_EAMBIGUOUS), "CF_EAMBIGUOUS");
+    ck_assert_str_eq(cf_err_name(CF_EOWNED), "CF_EOWNED");
+    ck_assert_int_eq(CF_EOWNED, -4024);
+    ck_assert_str_eq(cf_err_name(CF_EINTERRUPTED), "CF_EINTERRUPTED");
+    ck_assert_int_eq(CF_EINTERRUPTED, -4025);
+    ck_assert_ptr_nonnull(strstr(cf_strerror(CF_EINTERRUPTED), "interrupted"));
 }
 END_TEST
 

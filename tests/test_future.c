@@ -1828,6 +1828,465 @@ START_TEST(future_race_completion)
 }
 END_TEST
 
+/* ---- Executors' futures: only the task's outcome (or a cancellation) wins ----------- */
+
+static int32_t held_i32(cf_future *gate)
+{
+    cf_future_wait(gate, DEADLINE_S);
+    return 7;
+}
+CF_TASK(int32_t, held_i32, cf_future *);
+
+static const char *held_literal(cf_future *gate)
+{
+    cf_future_wait(gate, DEADLINE_S);
+    return "from the task";
+}
+CF_TASK(const char *, held_literal, cf_future *);
+
+static int32_t twice(int32_t x)
+{
+    return 2 * x;
+}
+CF_TASK(int32_t, twice, int32_t);
+
+static const char *number_word(int32_t i)
+{
+    static const char *const words[] = {"zero", "one", "two", "three", "four"};
+    return words[i % 5];
+}
+CF_TASK(const char *, number_word, int32_t);
+
+/* Every way of completing f from outside is refused and changes nothing. */
+static void expect_completion_refused(cf_future *f)
+{
+    cf_future_state before = cf_future_state_of(f);
+    ck_assert_int_eq(cf_future_set_result(f, 42), CF_EOWNED);
+    ck_assert_ptr_nonnull(strstr(cf_last_error(), "completed by the library"));
+    ck_assert_int_eq(cf_future_set_result(f, "a string of the caller's"), CF_EOWNED);
+    ck_assert_int_eq(cf_future_set_error(f, CF_ETASK, "not mine"), CF_EOWNED);
+    ck_assert_int_eq(cf_future_set_running(f), CF_EOWNED);
+    ck_assert_int_eq(cf_future_state_of(f), before);
+}
+
+START_TEST(future_executor_future_refuses_set)
+{
+    cf_executor *ex = new_thread_pool_of(1);
+    cf_future *gate = new_future();
+    cf_future *running, *queued, *text;
+    ck_assert_int_eq(cf_submit(&running, ex, held_i32, gate), 0);
+    ck_assert_int_eq(cf_submit(&queued, ex, held_literal, gate), 0);
+    ck_assert(EVENTUALLY(cf_future_running(running)));
+    ck_assert_int_eq(cf_future_state_of(queued), CF_FUTURE_PENDING);
+    expect_completion_refused(running);
+    expect_completion_refused(queued);
+    open_gate(gate);
+    expect_value_i32(running, 7);
+    const char *s = NULL;
+    ck_assert_int_eq(cf_future_result(queued, &s, DEADLINE_S), 0);
+    ck_assert_str_eq(s, "from the task");
+    expect_completion_refused(running);
+    expect_value_i32(running, 7);
+
+    /* The literal was copied: releasing the future frees the copy only. */
+    ck_assert_int_eq(cf_submit(&text, ex, number_word, 3), 0);
+    ck_assert_int_eq(cf_future_result(text, &s, DEADLINE_S), 0);
+    ck_assert_str_eq(s, "three");
+    cf_future_release(text);
+    ck_assert_str_eq(number_word(3), "three");
+
+    /* A map's future belongs to the map. */
+    int32_t in[4] = {1, 2, 3, 4}, out[4] = {0};
+    cf_future *map;
+    ck_assert_int_eq(cf_map_async(&map, ex, twice, NULL, 4, out, in), 0);
+    ck_assert_int_eq(cf_future_set_error(map, CF_ETASK, "not mine"), CF_EOWNED);
+    ck_assert_int_eq(cf_future_result(map, NULL, DEADLINE_S), 0);
+    ck_assert_int_eq(out[3], 8);
+
+    cf_future_release(map);
+    cf_future_release(running);
+    cf_future_release(queued);
+    cf_future_release(gate);
+    cf_executor_free(ex);
+}
+END_TEST
+
+#define OWNED_RACERS 4
+
+enum { OWN_SET_RESULT, OWN_CANCEL, OWN_CANCEL_RUNNING, OWN_SET_ERROR };
+
+typedef struct owned_race {
+    pthread_barrier_t start, end;
+    cf_future *f;
+    int rounds;
+    int rc[OWNED_RACERS];
+    _Atomic int callback_runs;
+} owned_race;
+
+typedef struct owned_racer {
+    owned_race *r;
+    int id;
+} owned_racer;
+
+static void *owned_racer_main(void *arg)
+{
+    owned_racer *me = arg;
+    owned_race *r = me->r;
+    for (int round = 0; round < r->rounds; round++) {
+        pthread_barrier_wait(&r->start);
+        switch (me->id) {
+        case OWN_SET_RESULT:
+            r->rc[me->id] = cf_future_set_result(r->f, "outsider");
+            break;
+        case OWN_CANCEL:
+            r->rc[me->id] = cf_future_cancel(r->f);
+            break;
+        case OWN_CANCEL_RUNNING:
+            r->rc[me->id] = cf_future_cancel_running(r->f);
+            break;
+        case OWN_SET_ERROR:
+            r->rc[me->id] = cf_future_set_error(r->f, CF_ETASK, "outsider");
+            break;
+        }
+        pthread_barrier_wait(&r->end);
+    }
+    return NULL;
+}
+
+static void owned_race_cb(cf_future *f, void *arg)
+{
+    (void)f;
+    atomic_fetch_add(&((owned_race *)arg)->callback_runs, 1);
+}
+
+/* Rounds of: submit number_word(round) on ex while the racers try to set,
+ * cancel and cancel_running its future. Whatever the interleaving, the
+ * future ends either cancelled (and some cancel said so) or finished with
+ * the task's own string; the outsiders' values never get in. */
+static void race_executor_future(cf_executor *ex, int rounds)
+{
+    owned_race r;
+    memset(&r, 0, sizeof r);
+    r.rounds = rounds;
+    ck_assert_int_eq(pthread_barrier_init(&r.start, NULL, OWNED_RACERS + 1), 0);
+    ck_assert_int_eq(pthread_barrier_init(&r.end, NULL, OWNED_RACERS + 1), 0);
+    owned_racer racers[OWNED_RACERS];
+    pthread_t threads[OWNED_RACERS];
+    for (int i = 0; i < OWNED_RACERS; i++) {
+        racers[i] = (owned_racer){&r, i};
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, owned_racer_main, &racers[i]), 0);
+    }
+    int cancelled = 0, finished = 0;
+    for (int round = 0; round < rounds; round++) {
+        ck_assert_int_eq(cf_submit(&r.f, ex, number_word, round), 0);
+        atomic_store(&r.callback_runs, 0);
+        ck_assert_int_eq(cf_future_add_done_callback(r.f, owned_race_cb, &r), 0);
+        pthread_barrier_wait(&r.start);
+        pthread_barrier_wait(&r.end);
+        cf_future *f = r.f;
+        ck_assert_int_eq(cf_future_wait(f, DEADLINE_S), 0);
+        ck_assert_int_eq(r.rc[OWN_SET_RESULT], CF_EOWNED);
+        ck_assert_int_eq(r.rc[OWN_SET_ERROR], CF_EOWNED);
+        if (cf_future_cancelled(f)) {
+            ck_assert(r.rc[OWN_CANCEL] || r.rc[OWN_CANCEL_RUNNING]);
+            ck_assert_int_eq(cf_future_result(f, NULL, 0), CF_ECANCELLED);
+            cancelled++;
+        } else {
+            ck_assert(!r.rc[OWN_CANCEL] && !r.rc[OWN_CANCEL_RUNNING]);
+            const char *s = NULL;
+            int rc = cf_future_result(f, &s, 0);
+            ck_assert_msg(rc == 0, "round %d: %s (%s)", round, cf_err_name(rc),
+                          cf_last_error());
+            ck_assert_str_eq(s, number_word(round));
+            finished++;
+        }
+        ck_assert(EVENTUALLY(atomic_load(&r.callback_runs) == 1));
+        cf_future_release(f);
+        /* The outcome stays put once seen. */
+    }
+    for (int i = 0; i < OWNED_RACERS; i++)
+        ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
+    ck_assert_int_eq(cancelled + finished, rounds);
+    pthread_barrier_destroy(&r.start);
+    pthread_barrier_destroy(&r.end);
+}
+
+START_TEST(future_executor_race_thread_pool)
+{
+    cf_executor *ex = new_thread_pool_of(2);
+    race_executor_future(ex, RUNNING_ON_VALGRIND ? 100 : 1000);
+    cf_executor_free(ex);
+}
+END_TEST
+
+START_TEST(future_executor_race_process_pool)
+{
+    cf_executor *ex = new_process_pool_of(2);
+    race_executor_future(ex, RUNNING_ON_VALGRIND ? 20 : 100);
+    cf_executor_free(ex);
+}
+END_TEST
+
+/* ---- The user's pointer ----------------------------------------------------------------- */
+
+static void data_cb(cf_future *f, void *arg)
+{
+    *(void **)arg = cf_future_data(f);
+}
+
+START_TEST(future_data_set_and_read)
+{
+    cf_future *f = new_future();
+    ck_assert_ptr_null(cf_future_data(f));
+    int job = 0;
+    cf_future_set_data(f, &job);
+    ck_assert_ptr_eq(cf_future_data(f), &job);
+    void *seen = NULL;
+    ck_assert_int_eq(cf_future_add_done_callback(f, data_cb, &seen), 0);
+    ck_assert_int_eq(cf_future_set_result(f, 1), 0);
+    ck_assert_ptr_eq(seen, &job);
+    /* Still settable once done. */
+    cf_future_set_data(f, NULL);
+    ck_assert_ptr_null(cf_future_data(f));
+    cf_future_release(f);
+}
+END_TEST
+
+START_TEST(future_data_at_submit)
+{
+    cf_executor *ex = new_thread_pool_of(2);
+    int jobs[8];
+    cf_future *fs[8];
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(cf_submit_with(&fs[i], ex, &(cf_submit_options){.data = &jobs[i]},
+                                        twice, i),
+                         0);
+    cf_as_completed *it;
+    ck_assert_int_eq(cf_as_completed_new(&it, fs, 8, DEADLINE_S), 0);
+    cf_future *f;
+    int seen = 0;
+    while (cf_as_completed_next(it, &f) == 0) {
+        int *job = cf_future_data(f);
+        ck_assert(job >= jobs && job < jobs + 8);
+        int32_t v = -1;
+        ck_assert_int_eq(cf_future_result(f, &v, 0), 0);
+        ck_assert_int_eq(v, 2 * (int)(job - jobs));
+        seen++;
+    }
+    ck_assert_int_eq(seen, 8);
+    cf_as_completed_free(it);
+    for (int i = 0; i < 8; i++)
+        cf_future_release(fs[i]);
+    cf_executor_free(ex);
+}
+END_TEST
+
+typedef struct data_race {
+    cf_future *f;
+    void *values[2];
+    _Atomic bool stop;
+} data_race;
+
+static void *data_writer(void *arg)
+{
+    data_race *d = arg;
+    for (int i = 0; i < 20000; i++)
+        cf_future_set_data(d->f, d->values[i & 1]);
+    atomic_store(&d->stop, true);
+    return NULL;
+}
+
+START_TEST(future_data_threads)
+{
+    int a, b;
+    data_race d = {.f = new_future(), .values = {&a, &b}};
+    atomic_init(&d.stop, false);
+    cf_future_set_data(d.f, &a);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, data_writer, &d), 0);
+    while (!atomic_load(&d.stop)) {
+        void *p = cf_future_data(d.f);
+        ck_assert(p == &a || p == &b);
+    }
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_ptr_eq(cf_future_data(d.f), &b);
+    cf_future_release(d.f);
+}
+END_TEST
+
+/* ---- Describing a future ----------------------------------------------------------------- */
+
+/* f's description with its address replaced by "0x?", for comparing. */
+static const char *described(const cf_future *f)
+{
+    static char text[256], out[256];
+    int n = cf_future_describe(f, text, sizeof text);
+    ck_assert_int_ge(n, 0);
+    ck_assert_int_eq((size_t)n, strlen(text));
+    char addr[32];
+    snprintf(addr, sizeof addr, "%p", (const void *)f);
+    const char *at = strstr(text, addr);
+    ck_assert_ptr_nonnull(at);
+    snprintf(out, sizeof out, "%.*s0x?%s", (int)(at - text), text, at + strlen(addr));
+    return out;
+}
+
+START_TEST(future_state_names)
+{
+    ck_assert_str_eq(cf_future_state_name(CF_FUTURE_PENDING), "pending");
+    ck_assert_str_eq(cf_future_state_name(CF_FUTURE_RUNNING), "running");
+    ck_assert_str_eq(cf_future_state_name(CF_FUTURE_FINISHED), "finished");
+    ck_assert_str_eq(cf_future_state_name(CF_FUTURE_CANCELLED), "cancelled");
+    ck_assert_str_eq(cf_future_state_name((cf_future_state)99), "unknown");
+}
+END_TEST
+
+START_TEST(future_describe_states)
+{
+    cf_future *f = new_future();
+    ck_assert_str_eq(described(f), "<future 0x? state=pending>");
+    ck_assert_int_eq(cf_future_set_running(f), 0);
+    ck_assert_str_eq(described(f), "<future 0x? state=running>");
+    ck_assert_int_eq(cf_future_set_result(f, 25), 0);
+    ck_assert_str_eq(described(f), "<future 0x? state=finished result=25>");
+    cf_future_release(f);
+
+    f = new_future();
+    ck_assert(cf_future_cancel(f));
+    cf_future_set_data(f, (void *)0x1000);
+    ck_assert_str_eq(described(f), "<future 0x? state=cancelled data=0x1000>");
+    cf_future_release(f);
+
+    f = new_future();
+    ck_assert_int_eq(cf_future_set_error(f, CF_ETASK, "bad \"input\"\n"), 0);
+    ck_assert_str_eq(described(f),
+                     "<future 0x? state=finished error=CF_ETASK \"bad \\\"input\\\"\\n\">");
+    cf_future_release(f);
+
+    f = new_future();
+    ck_assert_int_eq(cf_future_set_result(f, 0.1), 0);
+    ck_assert_str_eq(described(f), "<future 0x? state=finished result=0.1>");
+    cf_future_release(f);
+
+    f = new_future();
+    ck_assert_int_eq(cf_future_set_result(f, "hello"), 0);
+    ck_assert_str_eq(described(f), "<future 0x? state=finished result=\"hello\">");
+    cf_future_release(f);
+
+    f = new_future();
+    ck_assert_int_eq(cf_future_set_value(f, &(cf_value){.type = {CF_KIND_VOID, 0}}), 0);
+    ck_assert_str_eq(described(f), "<future 0x? state=finished>");
+    cf_future_release(f);
+
+    f = new_future();
+    uint8_t raw[12] = {0};
+    ck_assert_int_eq(cf_future_set_value(f, &(cf_value){.type = {CF_KIND_BYTES, sizeof(cf_bytes)},
+                                                        .as.bytes = {raw, sizeof raw}}),
+                     0);
+    ck_assert_str_eq(described(f), "<future 0x? state=finished result=<bytes 12>>");
+    cf_future_release(f);
+}
+END_TEST
+
+START_TEST(future_describe_task)
+{
+    cf_executor *ex = new_thread_pool_of(1);
+    cf_future *gate = new_future();
+    cf_future *f;
+    ck_assert_int_eq(cf_submit(&f, ex, held_i32, gate), 0);
+    ck_assert(EVENTUALLY(cf_future_running(f)));
+    ck_assert_str_eq(described(f), "<future 0x? task 'held_i32' state=running>");
+    open_gate(gate);
+    expect_value_i32(f, 7);
+    ck_assert_str_eq(described(f), "<future 0x? task 'held_i32' state=finished result=7>");
+    cf_future_release(f);
+    cf_future_release(gate);
+    cf_executor_free(ex);
+}
+END_TEST
+
+START_TEST(future_describe_truncation)
+{
+    cf_future *f = new_future();
+    char long_text[100];
+    memset(long_text, 'x', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    ck_assert_int_eq(cf_future_set_result(f, long_text), 0);
+    char full[256];
+    int n = cf_future_describe(f, full, sizeof full);
+    /* The string is cut to 45 bytes and "...". */
+    char want[64];
+    snprintf(want, sizeof want, "result=\"%.45s...\">", long_text);
+    ck_assert_ptr_nonnull(strstr(full, want));
+    ck_assert_int_eq(n, (int)strlen(full));
+
+    /* A short buffer gets the prefix, NUL-terminated; the length is the whole. */
+    char small[16];
+    memset(small, '#', sizeof small);
+    ck_assert_int_eq(cf_future_describe(f, small, sizeof small), n);
+    ck_assert_int_eq(strlen(small), sizeof small - 1);
+    ck_assert_int_eq(strncmp(small, full, sizeof small - 1), 0);
+    char one = '#';
+    ck_assert_int_eq(cf_future_describe(f, &one, 1), n);
+    ck_assert_int_eq(one, '\0');
+    ck_assert_int_eq(cf_future_describe(f, NULL, 0), n);
+
+    ck_assert_int_eq(cf_future_describe(f, NULL, 8), CF_EINVAL);
+    ck_assert_int_eq(cf_future_describe(NULL, full, sizeof full), CF_EINVAL);
+    cf_future_release(f);
+}
+END_TEST
+
+/* ---- exit() in a task runs none of the application's atexit handlers --------------- */
+
+static int atexit_fd = -1;
+
+static void note_atexit(void)
+{
+    if (atexit_fd >= 0)
+        write_all(atexit_fd, "x", 1);
+}
+
+static int32_t exit_with(int32_t status)
+{
+    exit(status);
+}
+CF_TASK(int32_t, exit_with, int32_t);
+
+START_TEST(future_task_exit_skips_atexit)
+{
+    chan c = new_chan();
+    atexit_fd = c.wr;
+    ck_assert_int_eq(atexit(note_atexit), 0);
+
+    cf_executor *ex = new_process_pool_of(1);
+    cf_future *f;
+    ck_assert_int_eq(cf_submit(&f, ex, exit_with, 3), 0);
+    const cf_error *e = expect_failure(f, CF_ECRASHED);
+    /* Valgrind replaces the status of a child it found errors in. */
+    if (!RUNNING_ON_VALGRIND)
+        ck_assert_int_eq(e->detail, 3);
+    cf_future_release(f);
+    cf_executor_free(ex);
+
+    cf_process *p;
+    ck_assert_int_eq(cf_process_start(&p, NULL, exit_with, 4), 0);
+    ck_assert_int_eq(cf_process_join(p, DEADLINE_S), 0);
+    int code = -1;
+    ck_assert_int_eq(cf_process_exitcode(p, &code), 0);
+    if (!RUNNING_ON_VALGRIND)
+        ck_assert_int_eq(code, 4);
+    cf_process_free(p);
+
+    /* Neither child ran the handler: nothing was written. */
+    atexit_fd = -1;
+    close(c.wr);
+    char byte;
+    ck_assert_int_eq(read(c.rd, &byte, 1), 0);
+    close(c.rd);
+}
+END_TEST
+
 static Suite *future_suite(void)
 {
     Suite *s = suite_create("future");
@@ -1890,6 +2349,17 @@ static Suite *future_suite(void)
     tcase_add_test(tc, future_callback_from_threads);
     tcase_add_test(tc, future_callback_add_races_completion);
     tcase_add_test(tc, future_race_completion);
+    tcase_add_test(tc, future_executor_future_refuses_set);
+    tcase_add_test(tc, future_executor_race_thread_pool);
+    tcase_add_test(tc, future_executor_race_process_pool);
+    tcase_add_test(tc, future_data_set_and_read);
+    tcase_add_test(tc, future_data_at_submit);
+    tcase_add_test(tc, future_data_threads);
+    tcase_add_test(tc, future_state_names);
+    tcase_add_test(tc, future_describe_states);
+    tcase_add_test(tc, future_describe_task);
+    tcase_add_test(tc, future_describe_truncation);
+    tcase_add_test(tc, future_task_exit_skips_atexit);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -13,9 +13,13 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cfutures.h>
 
@@ -446,6 +450,245 @@ START_TEST(wait_many_threads)
 }
 END_TEST
 
+/* ---- Interrupting waits with a real SIGINT ------------------------------------ */
+
+static _Atomic int sigints;
+
+/* Whether a listener was ever registered on f (the state word's flag: an
+ * atomic read, unlike the list itself, which another thread is changing). */
+static bool listened(cf_future *f)
+{
+    return atomic_load_explicit(&f->state, memory_order_acquire) & CF__ST_LISTENERS;
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&sigints, 1);
+    cf_interrupt_waits();
+}
+
+static void install_sigint_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGINT, &sa, NULL), 0);
+}
+
+/* Another thread sends SIGINT to the whole process (any thread may take it,
+ * the waiting one included). */
+static void *send_sigint(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(kill(getpid(), SIGINT), 0);
+    return NULL;
+}
+
+static void sigint_from_another_thread(void)
+{
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, send_sigint, NULL), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert(EVENTUALLY(atomic_load(&sigints) == 1));
+}
+
+typedef enum { BLOCK_RESULT, BLOCK_WAIT, BLOCK_AS_COMPLETED } block_kind;
+
+typedef struct blocked_call {
+    block_kind kind;
+    cf_future *gate, *other;
+    int rc;
+    char message[256];
+} blocked_call;
+
+/* A CF_FOREVER wait on futures that nobody completes. */
+static void *blocked_main(void *arg)
+{
+    blocked_call *b = arg;
+    switch (b->kind) {
+    case BLOCK_RESULT: {
+        int v = 0;
+        b->rc = cf_future_result(b->gate, &v, CF_FOREVER);
+        break;
+    }
+    case BLOCK_WAIT: {
+        cf_future *fs[2] = {b->gate, b->other};
+        bool done[2] = {true, true};
+        b->rc = cf_wait(fs, 2, CF_ALL_COMPLETED, CF_FOREVER, done, NULL);
+        break;
+    }
+    case BLOCK_AS_COMPLETED: {
+        cf_future *fs[2] = {b->other, b->gate};
+        cf_as_completed *it;
+        ck_assert_int_eq(cf_as_completed_new(&it, fs, 2, CF_FOREVER), 0);
+        cf_future *f;
+        ck_assert_int_eq(cf_as_completed_next(it, &f), 0); /* `other` is done */
+        b->rc = cf_as_completed_next(it, &f);
+        cf_as_completed_free(it);
+        break;
+    }
+    }
+    snprintf(b->message, sizeof b->message, "%s", cf_last_error());
+    return NULL;
+}
+
+/* A thread blocks forever in `kind`; a real SIGINT, whose handler calls
+ * cf_interrupt_waits(), makes the call return CF_EINTERRUPTED. Then, once
+ * cleared, waits block (and time out) as before. */
+static void interrupt_blocked(block_kind kind)
+{
+    install_sigint_handler();
+    blocked_call b = {.kind = kind, .gate = new_future(), .other = finished_future(1)};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, blocked_main, &b), 0);
+    /* Wait until the call listens on the gate, i.e. is about to sleep or
+     * asleep; either way the interrupt must end it. */
+    ck_assert(EVENTUALLY(listened(b.gate)));
+    sigint_from_another_thread();
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_msg(b.rc == CF_EINTERRUPTED, "%s: %s", cf_err_name(b.rc), b.message);
+    ck_assert_ptr_nonnull(strstr(b.message, "interrupted"));
+    ck_assert(!has_listeners(b.gate));
+    ck_assert(!cf_future_done(b.gate)); /* nothing was cancelled */
+
+    /* Raised until cleared: a new wait returns at once... */
+    ck_assert(cf_interrupt_pending());
+    ck_assert_int_eq(cf_future_wait(b.gate, CF_FOREVER), CF_EINTERRUPTED);
+    /* ...but a call that need not wait answers as usual. */
+    int v = 0;
+    ck_assert_int_eq(cf_future_result(b.other, &v, CF_FOREVER), 0);
+    ck_assert_int_eq(v, 1);
+    ck_assert_int_eq(cf_future_wait(b.gate, 0), CF_ETIMEDOUT);
+
+    ck_assert_uint_eq(cf_interrupt_clear(), 1);
+    ck_assert(!cf_interrupt_pending());
+    ck_assert_uint_eq(cf_interrupt_clear(), 0);
+    ck_assert_int_eq(cf_future_wait(b.gate, 0.02), CF_ETIMEDOUT);
+    open_gate(b.gate);
+    ck_assert_int_eq(cf_future_result(b.gate, &v, CF_FOREVER), 0);
+    cf_future_release(b.gate);
+    cf_future_release(b.other);
+}
+
+START_TEST(wait_interrupt_future_result)
+{
+    interrupt_blocked(BLOCK_RESULT);
+}
+END_TEST
+
+START_TEST(wait_interrupt_cf_wait)
+{
+    interrupt_blocked(BLOCK_WAIT);
+}
+END_TEST
+
+START_TEST(wait_interrupt_as_completed)
+{
+    interrupt_blocked(BLOCK_AS_COMPLETED);
+}
+END_TEST
+
+/* Many threads blocked at once all return. */
+START_TEST(wait_interrupt_many_waiters)
+{
+    enum { N = 16 };
+    install_sigint_handler();
+    cf_future *gate = new_future();
+    cf_future *other = finished_future(1);
+    blocked_call b[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = (blocked_call){.kind = (block_kind)(i % 3), .gate = gate, .other = other};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, blocked_main, &b[i]), 0);
+    }
+    ck_assert(EVENTUALLY(listened(gate)));
+    sigint_from_another_thread();
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+        ck_assert_msg(b[i].rc == CF_EINTERRUPTED, "%d: %s", i, cf_err_name(b[i].rc));
+    }
+    ck_assert(!has_listeners(gate));
+    cf_interrupt_clear();
+    cf_future_release(gate);
+    cf_future_release(other);
+}
+END_TEST
+
+/* Tasks of the map: each waits for the gate, which never opens; the
+ * interrupt ends their waits too (they are blocking calls of this process). */
+static int32_t wait_gate(cf_future *gate, int32_t x)
+{
+    cf_future_wait(gate, CF_FOREVER);
+    return x;
+}
+CF_TASK(int32_t, wait_gate, cf_future *, int32_t);
+
+typedef struct blocked_map {
+    cf_executor *ex;
+    cf_future *gate;
+    int rc;
+    char message[256];
+} blocked_map;
+
+enum { MAP_N = 1000 };
+
+static void *map_main(void *arg)
+{
+    blocked_map *m = arg;
+    static cf_future *gates[MAP_N];
+    static int32_t in[MAP_N], out[MAP_N];
+    for (int i = 0; i < MAP_N; i++) {
+        gates[i] = m->gate;
+        in[i] = i;
+    }
+    m->rc = cf_map(m->ex, wait_gate, &(cf_map_options){.chunk_size = 1}, MAP_N, out, gates, in);
+    snprintf(m->message, sizeof m->message, "%s", cf_last_error());
+    return NULL;
+}
+
+START_TEST(wait_interrupt_map)
+{
+    install_sigint_handler();
+    blocked_map m = {.ex = new_thread_pool_of(2), .gate = new_future()};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, map_main, &m), 0);
+    ck_assert(EVENTUALLY(listened(m.gate))); /* elements are running */
+    sigint_from_another_thread();
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_msg(m.rc == CF_EINTERRUPTED, "%s: %s", cf_err_name(m.rc), m.message);
+    ck_assert_ptr_nonnull(strstr(m.message, "interrupted"));
+    ck_assert_uint_eq(cf_interrupt_clear(), 1);
+    /* The pool still works. */
+    cf_future *f;
+    open_gate(m.gate);
+    ck_assert_int_eq(cf_submit(&f, m.ex, wait_gate, m.gate, 5), 0);
+    expect_value_i32(f, 5);
+    cf_future_release(f);
+    cf_future_release(m.gate);
+    cf_executor_free(m.ex);
+}
+END_TEST
+
+/* A child forked while the interrupt is raised starts with it lowered. */
+START_TEST(wait_interrupt_not_inherited)
+{
+    cf_interrupt_waits();
+    ck_assert(cf_interrupt_pending());
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(cf_interrupt_pending() ? 1 : 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    ck_assert(cf_interrupt_pending());
+    ck_assert_uint_eq(cf_interrupt_clear(), 1);
+}
+END_TEST
+
 static Suite *wait_suite(void)
 {
     Suite *s = suite_create("wait");
@@ -463,6 +706,12 @@ static Suite *wait_suite(void)
     tcase_add_test(tc, wait_first_exception_without_failure);
     tcase_add_test(tc, wait_duplicates);
     tcase_add_test(tc, wait_many_threads);
+    tcase_add_test(tc, wait_interrupt_future_result);
+    tcase_add_test(tc, wait_interrupt_cf_wait);
+    tcase_add_test(tc, wait_interrupt_as_completed);
+    tcase_add_test(tc, wait_interrupt_many_waiters);
+    tcase_add_test(tc, wait_interrupt_map);
+    tcase_add_test(tc, wait_interrupt_not_inherited);
     suite_add_tcase(s, tc);
     return s;
 }

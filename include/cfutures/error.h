@@ -35,7 +35,9 @@
     X(CF_EEOF, -4020, "the other end is closed")                                   \
     X(CF_EFULL, -4021, "the queue is full")                                        \
     X(CF_EEMPTY, -4022, "the queue is empty")                                      \
-    X(CF_ECLOSED, -4023, "the object is closed")
+    X(CF_ECLOSED, -4023, "the object is closed")                                  \
+    X(CF_EOWNED, -4024, "the future is completed by the library, not by the caller") \
+    X(CF_EINTERRUPTED, -4025, "the wait was interrupted (cf_interrupt_waits)")
 
 typedef enum cf_errc {
 #define CF__ERRC_ENUM(name, value, msg) name = (value),

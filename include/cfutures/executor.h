@@ -37,6 +37,10 @@ typedef struct cf_submit_options {
      * can stop a running task take a limit: a thread pool refuses any
      * nonzero value with CF_EUNSUPPORTED. NaN: CF_EINVAL. */
     double timeout;
+    /* The future's user pointer (cf_future_data), set before the future is
+     * queued, so every thread that ever sees the future (a worker, a
+     * done-callback, cf_as_completed) sees it too. NULL: none. */
+    void *data;
 } cf_submit_options;
 
 CF_BEGIN_DECLS

@@ -8,6 +8,13 @@
  * the executor keeps its own until it has completed the future, so a future
  * may outlive its executor, and the caller may release it at any time (even
  * before it is done: the work still runs). All functions here are thread-safe.
+ *
+ * Who completes a future: the library completes the futures it makes
+ * (cf_submit's, cf_map_async's...); the caller may cancel them but not set
+ * their outcome (cf_future_set_* refuse them with CF_EOWNED). A future made
+ * with cf_future_new is the caller's to complete. Either way exactly one
+ * outcome wins: the first completion or cancellation; every later attempt
+ * fails (CF_ESTATE, or false from cancel) and changes nothing.
  */
 #ifndef CFUTURES_FUTURE_H
 #define CFUTURES_FUTURE_H
@@ -70,16 +77,58 @@ CF_EXTERN cf_type cf_future_result_type(const cf_future *f);
 /* The name of the task behind the future, or NULL for a user future. */
 CF_EXTERN const char *cf_future_task_name(const cf_future *f);
 
+/* "pending", "running", "finished" or "cancelled"; "unknown" for a value
+ * outside the enum. The string is static. */
+CF_EXTERN const char *cf_future_state_name(cf_future_state state);
+
+/* Describe f in one line for logs, like Python's repr():
+ *   <future 0x5581e2a0 task 'hypot2' state=pending>
+ *   <future 0x5581e2a0 task 'hypot2' state=finished result=5>
+ *   <future 0x5581e2a0 task 'greet' state=finished result="hello, ada">
+ *   <future 0x5581e2a0 task 'parse' state=finished error=CF_ETASK "bad input">
+ *   <future 0x5581e2a0 state=cancelled data=0x7ffd1000>
+ * The task part is absent for a cf_future_new future, `data=` appears when a
+ * user pointer is set, and a void result shows no result part. Numbers are
+ * printed in full (doubles with %.17g, then trimmed: 25, 0.1, 1e+300); a
+ * string result or error message longer than 48 bytes is cut to its first 45
+ * bytes followed by "..."; a bytes or struct result shows its size only
+ * (result=<bytes 12>, result=<struct 24>); a pointer result its address.
+ * Writes at most `size` bytes including the terminating NUL, like snprintf:
+ * a longer description is truncated to size - 1 bytes and still
+ * NUL-terminated (nothing is written when size is 0, and buf may then be
+ * NULL). Returns the length of the whole description (without the NUL), so
+ * a return value >= size means it was truncated; never blocks.
+ * Errors: CF_EINVAL (NULL f, or NULL buf with size > 0). */
+CF_EXTERN int cf_future_describe(const cf_future *f, char *buf, size_t size);
+
+/* ---- The user's pointer ------------------------------------------------------ */
+
+/* Attach a pointer of the caller's to f (like libuv's handle->data), e.g. the
+ * job a future belongs to, so that a future coming back from cf_wait or
+ * cf_as_completed leads straight to it. The library never reads through it
+ * nor frees it. It may be set at submit (cf_submit_options.data) or at any
+ * time later, by any thread, before or after f is done; the last store wins.
+ * Never fails; f must not be NULL. */
+CF_EXTERN void cf_future_set_data(cf_future *f, void *data);
+
+/* The pointer last stored by cf_future_set_data (or at submit); NULL if none.
+ * A thread that reads it after the future was handed over (cf_wait, a
+ * done-callback, a queue...) sees every store made before the hand-over. */
+CF_EXTERN void *cf_future_data(const cf_future *f);
+
 /* ---- Waiting and reading the outcome ---------------------------------------- */
 
 /* Wait up to `timeout` seconds (CF_FOREVER: no limit; 0: poll) for f to be done.
  * Returns 0 when done (whatever the outcome), CF_ETIMEDOUT when not done in
- * time, CF_EINVAL on a NaN timeout. */
+ * time, CF_EINTERRUPTED when it had to block and cf_interrupt_waits() was
+ * called (wait.h), CF_EINVAL on a NaN timeout or a NULL f. */
 CF_EXTERN int cf_future_wait(cf_future *f, double timeout);
 
 /* Wait for f as cf_future_wait() does, then give its outcome:
  *   0               finished with a result, stored in *out;
  *   CF_ETIMEDOUT    not done in time (the future is unchanged);
+ *   CF_EINTERRUPTED cf_interrupt_waits() was called while it had to block
+ *                   (the future is unchanged);
  *   CF_ECANCELLED   cancelled;
  *   the error code  failed: CF_ETASK (the task called cf_task_fail),
  *                   CF_ECRASHED, CF_EBROKEN, ...; cf_future_error() says more;
@@ -122,25 +171,34 @@ CF_EXTERN bool cf_future_cancel_running(cf_future *f);
  * Errors: CF_EINVAL (NULL fn), -ENOMEM (then fn never runs). */
 CF_EXTERN int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *arg);
 
-/* ---- The completing side (executors, and users of cf_future_new) ---------- *
+/* ---- The completing side (futures made with cf_future_new) ----------------- *
  * Whoever completes or cancels a future must hold a reference to it for the
- * duration of the call (waiters woken by it may drop theirs at once). */
+ * duration of the call (waiters woken by it may drop theirs at once).
+ * The three functions below refuse a future the library made and completes
+ * itself (cf_submit's, a map's) with CF_EOWNED, changing nothing: its task's
+ * outcome is the only one it can get, apart from a cancellation. */
 
 /* Mark f running. Returns 0; CF_ECANCELLED when f was cancelled (waiters have
- * been told; the work must not run); CF_ESTATE when f is not pending. */
+ * been told; the work must not run); CF_ESTATE when f is not pending;
+ * CF_EOWNED (an executor's future); CF_EINVAL (NULL f). */
 CF_EXTERN int cf_future_set_running(cf_future *f);
 
 /* Finish f with a result. The value is copied (strings, bytes and structs
  * included). Returns 0, or CF_ESTATE when f is already done (the first outcome
- * stays), or -ENOMEM (f unchanged). Wakes waiters and runs done-callbacks in
- * this thread. The macro takes any supported C value:
+ * stays), CF_EOWNED (an executor's future: unchanged), CF_EINVAL (NULL
+ * argument, unknown kind, a struct or bytes value without data), or -ENOMEM
+ * (f unchanged). When several threads race to complete or cancel f, exactly
+ * one wins and the others get CF_ESTATE (or false). Wakes waiters and runs
+ * done-callbacks in this thread. The macro takes any supported C value:
  * `cf_future_set_result(f, 3.5)`, `cf_future_set_result(f, "text")`. */
 CF_EXTERN int cf_future_set_value(cf_future *f, const cf_value *v);
 
 /* Finish f with an error: `code` becomes the cf_error's code (and what
  * cf_future_result() returns; it must be negative), the message is formatted.
- * Errors: CF_ESTATE (already done; first outcome stays), CF_EINVAL (code >= 0),
- * -ENOMEM. */
+ * Errors: CF_ESTATE (already done; first outcome stays), CF_EOWNED (an
+ * executor's future: unchanged), CF_EINVAL (NULL argument, code >= 0).
+ * Never fails for lack of memory: an error whose message cannot be stored
+ * gets a fixed one. */
 CF_EXTERN int cf_future_set_error(cf_future *f, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -130,7 +130,8 @@ typedef size_t (*cf_map_source_fn)(void *tuples, size_t max, size_t first, void 
  *   CF_ECRASHED when its worker process died in it, CF_ETASKTIMEOUT, ...):
  *   cf_last_error() names the element ("element 17 of the map of task
  *   'f': ..."); with keep_going, the lowest failing element's;
- *   CF_ETIMEDOUT (options.timeout passed),
+ *   CF_ETIMEDOUT (options.timeout passed), CF_EINTERRUPTED (cf_interrupt_waits(),
+ *   wait.h: the map stopped as on a timeout),
  *   CF_EINVAL (NULL executor; NULL input array with n > 0; a NaN timeout;
  *   an n whose arrays would exceed PTRDIFF_MAX bytes),
  *   CF_ETOOBIG (chunk_size or max_chunks_in_flight so large that the chunks'

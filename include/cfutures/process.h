@@ -15,7 +15,8 @@
  * (arguments, globals, pipe ends and queues made before), runs the task or
  * function in the one thread it has, and ends with _exit() (stdio flushed,
  * the parent's atexit handlers never run) with status 0 when it returned, 1
- * when it failed through cf_task_fail(). The usual fork caveats hold: the
+ * when it failed through cf_task_fail(); a task or function that calls exit()
+ * ends the child the same way, with that status. The usual fork caveats hold: the
  * child has no other thread of the parent (a thread pool or process pool of
  * the parent cannot be used in it), and a lock another thread of the parent
  * held at the fork stays held in the child (the C library's malloc and stdio,

@@ -573,7 +573,7 @@ static bool cf__mx_dispatch(cf__mx *x, cf_future **queue)
         /* The id is the canceller's to read once the future is RUNNING. */
         call->id = id;
         call->sent = rc == 0 && !stopped;
-        if (cf_future_set_running(f) != 0) { /* cancelled while queued */
+        if (cf__ext_future_start(f) != 0) { /* cancelled while queued */
             cf__ext_frame_out_consume(&x->fo, n);
             cf__mx_drop(f);
             continue;

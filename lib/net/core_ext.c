@@ -15,6 +15,7 @@ const cf__net_core cf__net_core_v1 = {
     .future_extra = cf__future_extra,
     .future_result_slot = cf__future_result_slot,
     .future_finish_from_slot = cf__future_finish_from_slot,
+    .future_start = cf__future_start,
     .future_fail = cf__future_fail,
     .frame_out_init = cf__frame_out_init,
     .frame_out_free = cf__frame_out_free,

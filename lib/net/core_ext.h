@@ -30,6 +30,7 @@ typedef struct cf__net_core {
     void *(*future_extra)(cf_future *f);
     void *(*future_result_slot)(cf_future *f);
     int (*future_finish_from_slot)(cf_future *f);
+    int (*future_start)(cf_future *f);
     int (*future_fail)(cf_future *f, int code, int detail, const char *origin, const char *fmt,
                        ...) __attribute__((format(printf, 5, 6)));
     /* frame.h: output buffers (the encoders append whole frames to them) */

@@ -229,7 +229,7 @@ static void dispatch(net_ex *ex)
             pthread_mutex_unlock(&ex->mu);
             if (f == NULL)
                 return;
-            if (cf_future_set_running(f) != 0) {
+            if (CF__CORE->future_start(f) != 0) {
                 cf_future_release(f); /* cancelled while pending */
                 continue;
             }
