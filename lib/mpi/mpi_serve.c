@@ -345,7 +345,7 @@ static void cf__srv_call(cf__server *srv, const cf__mpi_rec *rec, const char *bo
     }
     s->id = rec->id;
     s->task = task;
-    cf_submit_options o = {rec->timeout};
+    cf_submit_options o = {.timeout = rec->timeout};
     rc = cf__submit_task(&s->f, srv->pool, &o, task, args);
     if (rc != 0) {
         cf__srv_answer_failed(srv, rec->id, rc, 0, cf_last_error());

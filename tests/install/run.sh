@@ -7,9 +7,9 @@
 # usage: tests/install/run.sh [BUILD_DIR]
 #   BUILD_DIR   a configured and built tree: installed with
 #               make install DESTDIR=<tmp>/root, its prefix kept.
-#   (none)      configure this source tree in <tmp>/build for the default
-#               prefix, build, and install with make install
-#               prefix=<tmp>/prefix. A source tree
+#   (none)      configure this source tree in <tmp>/build with
+#               --prefix=<tmp>/prefix, build, install; check that make
+#               remakes cfutures.pc for another prefix= it is given. A source tree
 #               configured in place is used as BUILD_DIR instead.
 # Environment: CC (default cc), MAKE (default make), CONFIGURE_FLAGS (more
 # configure options when building here), KEEP=1 keeps <tmp>.
@@ -52,17 +52,19 @@ if [ -n "$build" ]; then
 else
     [ -x "$srcdir/configure" ] || die "no configure script in $srcdir: run autoreconf -fi there first"
     root=$tmp/prefix
-    # Configured for the default prefix and installed with make's prefix=:
-    # what make installs must name the directories it was installed to.
-    step "configure $srcdir in $tmp/build ${CONFIGURE_FLAGS:-}"
+    step "configure $srcdir in $tmp/build with --prefix=$root ${CONFIGURE_FLAGS:-}"
     mkdir "$tmp/build"
     # shellcheck disable=SC2086 # CONFIGURE_FLAGS is a list of options
-    (cd "$tmp/build" && run "$tmp/configure.log" "$srcdir/configure" ${CONFIGURE_FLAGS:-})
-    step "make, make install prefix=$root"
+    (cd "$tmp/build" && run "$tmp/configure.log" "$srcdir/configure" --prefix="$root" ${CONFIGURE_FLAGS:-})
+    step "make, make install"
     run "$tmp/make.log" $MAKE -C "$tmp/build" -j2
-    run "$tmp/install.log" $MAKE -C "$tmp/build" install prefix="$root"
-    grep -qx "prefix=$root" "$root/lib/pkgconfig/cfutures.pc" \
-        || die "make install prefix=$root installed a cfutures.pc for another prefix"
+    run "$tmp/install.log" $MAKE -C "$tmp/build" install
+    # The pkg-config and CMake files are made by make for the prefix make
+    # is given (make install prefix=DIR), not the configured one.
+    run "$tmp/pc.log" $MAKE -C "$tmp/build" cfutures.pc cfutures-config.cmake prefix=/elsewhere
+    grep -qx "prefix=/elsewhere" "$tmp/build/cfutures.pc" \
+        || die "make prefix=/elsewhere made a cfutures.pc for another prefix"
+    run "$tmp/pc.log" $MAKE -C "$tmp/build" cfutures.pc cfutures-config.cmake
 fi
 
 pcfile=$(find "$root" -path '*/pkgconfig/cfutures.pc' | head -n 1)
