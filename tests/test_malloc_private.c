@@ -85,7 +85,7 @@ START_TEST(malloc_private_linkage)
                   "cf_version comes from %s, not from the executable",
                   object_name((const void *)cf_version));
 #endif
-    ck_assert_str_eq(cf_version(), "0.1.0");
+    ck_assert_str_eq(cf_version(), "0.2.0");
 }
 END_TEST
 

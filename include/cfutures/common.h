@@ -32,7 +32,7 @@
 
 /* The release, kept apart from the library's ABI version (libtool -version-info). */
 #define CF_VERSION_MAJOR 0
-#define CF_VERSION_MINOR 1
+#define CF_VERSION_MINOR 2
 #define CF_VERSION_PATCH 0
 
 CF_BEGIN_DECLS
