@@ -50,7 +50,7 @@ lintian --fail-on error,warning --info "$changes" | tee "$tmp/lintian.log"
 step "install the packages"
 mkdir -p "$out"
 cp "$tmp"/*.deb "$out"/
-run "$tmp/dpkg.log" dpkg -i "$tmp"/libcfutures0_*.deb "$tmp"/libcfutures-dev_*.deb
+run "$tmp/dpkg.log" dpkg -i "$tmp"/libcfutures1_*.deb "$tmp"/libcfutures-dev_*.deb
 dpkg -L libcfutures-dev | grep -E '\.(pc|h|a|so|cmake)$' | sed 's/^/   /'
 
 step "build against the installed packages"
@@ -63,5 +63,5 @@ if command -v cmake >/dev/null; then
 fi
 
 step "remove the packages"
-run "$tmp/remove.log" dpkg -r libcfutures-dev libcfutures0
+run "$tmp/remove.log" dpkg -r libcfutures-dev libcfutures1
 step "Debian packages built, lintian clean, installed and used: $out"

@@ -104,6 +104,7 @@ int main(void)
      * taken before the wait blocked does the iteration simply run out. */
     EXPECT(rc == CF_EINTERRUPTED || rc == CF_EEXHAUSTED);
     printf("interrupted: %s\n", cf_last_error());
+    EXPECT(pthread_join(user, NULL) == 0); /* it has pressed Ctrl-C */
 
     /* Cancel what has not started; the running jobs see stop_requested. */
     int cancelled = 0;
