@@ -125,7 +125,6 @@ int main(void)
         EXPECT(cf_future_cancelled(fs[i]) || cf_future_result(fs[i], NULL, 0) == 0);
         cf_future_release(fs[i]);
     }
-    EXPECT(pthread_join(user, NULL) == 0);
     cf_executor_free(ex);
     return 0;
 }
