@@ -115,21 +115,6 @@ static const cf__executor_ops cf__mx_ops;
 static void cf__mx_destroy(cf__mx *x);
 static void cf__mx_keepalive(cf__mx *x);
 
-static int cf__mx_reserve(char **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap > 0 ? *cap : 4096;
-    while (n < need)
-        n *= 2;
-    char *p = realloc(*buf, n);
-    if (p == NULL)
-        return -ENOMEM;
-    *buf = p;
-    *cap = n;
-    return 0;
-}
-
 static cf__mx_call *cf__mx_call_of(cf_future *f)
 {
     return cf__ext_future_extra(f);
@@ -455,7 +440,7 @@ static void cf__mx_keepalive(cf__mx *x)
 
 static int cf__mx_append(cf__mx_worker *w, const cf__mpi_rec *rec, const void *body)
 {
-    if (cf__mx_reserve(&w->pending, &w->pending_cap, w->pending_len + sizeof *rec + rec->len) != 0)
+    if (cf__mpi_reserve(&w->pending, &w->pending_cap, w->pending_len + sizeof *rec + rec->len) != 0)
         return -ENOMEM;
     memcpy(w->pending + w->pending_len, rec, sizeof *rec);
     if (rec->len > 0)
@@ -663,7 +648,7 @@ static void cf__mx_receive(cf__mx *x)
             return;
         int n = 0;
         MPI_Get_count(&st, MPI_BYTE, &n);
-        if (cf__mx_reserve(&x->inbox, &x->inbox_cap, x->inbox_len + 12 + (size_t)n) != 0) {
+        if (cf__mpi_reserve(&x->inbox, &x->inbox_cap, x->inbox_len + 12 + (size_t)n) != 0) {
             fprintf(stderr, "cfutures-mpi: the root is out of memory for a %d-byte message\n",
                     n);
             abort();
@@ -878,7 +863,7 @@ static bool cf__mx_cancel_running(cf__canceller *c, cf_future *f)
         return true;
     pthread_mutex_lock(&x->mu);
     if (x->ncancels < 4096 &&
-        cf__mx_reserve((char **)&x->cancels, &x->cancels_cap,
+        cf__mpi_reserve((char **)&x->cancels, &x->cancels_cap,
                        (x->ncancels + 1) * sizeof *x->cancels) == 0)
         x->cancels[x->ncancels++] = call->id;
     x->wake_pending = true;

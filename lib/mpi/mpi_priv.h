@@ -20,6 +20,8 @@
 #ifndef CF_MPI_PRIV_H
 #define CF_MPI_PRIV_H
 
+#include <errno.h>
+#include <stdlib.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -139,5 +141,22 @@ extern char **cf__mpi_argv;
  * was ever lost (it then skips MPI_Finalize). */
 extern _Atomic int cf__mpi_live;
 extern _Atomic int cf__mpi_lost;
+
+/* Grow the buffer *buf of *cap bytes (doubling, from 4 KiB) to hold need
+ * bytes; -ENOMEM leaves it as it was. */
+static inline int cf__mpi_reserve(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap > 0 ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    char *p = realloc(*buf, n);
+    if (p == NULL)
+        return -ENOMEM;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
 
 #endif

@@ -97,21 +97,6 @@ static cf__served *cf__srv_new_entry(cf__server *srv)
     return s;
 }
 
-static int cf__srv_reserve(char **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap > 0 ? *cap : 4096;
-    while (n < need)
-        n *= 2;
-    char *p = realloc(*buf, n);
-    if (p == NULL)
-        return -ENOMEM;
-    *buf = p;
-    *cap = n;
-    return 0;
-}
-
 /* Start sending `pending` if no send is in progress. Under cf__mpi_lock. */
 static void cf__srv_flush(cf__server *srv)
 {
@@ -166,7 +151,7 @@ static void cf__srv_append(cf__server *srv, const cf__mpi_rec *rec, const void *
             return;
         cf__srv_flush(srv);
     }
-    if (cf__srv_reserve(&srv->pending, &srv->pending_cap, srv->pending_len + len) != 0) {
+    if (cf__mpi_reserve(&srv->pending, &srv->pending_cap, srv->pending_len + len) != 0) {
         fprintf(stderr, "cfutures-mpi: rank out of memory for an answer; giving up\n");
         abort();
     }
@@ -391,7 +376,7 @@ static int cf__srv_chunk_args(cf__server *srv, cf__served *s, const char *body, 
                                           t->args_align : 0;
         }
         if (size > 0) {
-            if (cf__srv_reserve(&s->blocks, &s->blocks_cap, (n + 1) * size) != 0)
+            if (cf__mpi_reserve(&s->blocks, &s->blocks_cap, (n + 1) * size) != 0)
                 return cf__mpi_fail(-ENOMEM, "no memory for a chunk's arguments");
             char *block = s->blocks + n * size;
             memcpy(block, args, t->args_size);
@@ -507,7 +492,7 @@ static bool cf__srv_receive(cf__server *srv)
         return false;
     int n = 0;
     MPI_Get_count(&st, MPI_BYTE, &n);
-    if (cf__srv_reserve(&srv->in, &srv->in_cap, (size_t)n + 8) != 0) {
+    if (cf__mpi_reserve(&srv->in, &srv->in_cap, (size_t)n + 8) != 0) {
         fprintf(stderr, "cfutures-mpi: rank out of memory for a %d-byte message\n", n);
         abort();
     }
